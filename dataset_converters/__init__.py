@@ -1,0 +1,1 @@
+"""Converters from original public dataset files to RecBole atomic files."""

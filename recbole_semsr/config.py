@@ -1,0 +1,118 @@
+"""RecBole `Config` that knows this package's models and YAML files."""
+from __future__ import annotations
+
+import ast
+import enum
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from recbole.config import Config
+
+from recbole_semsr import compat
+from recbole_semsr.model import get_model
+
+PROPERTIES_DIR = Path(__file__).resolve().parents[1] / "properties"
+
+
+class SemSRConfig(Config):
+    """Config whose model lookup tries `recbole_semsr.model` first, then RecBole's own models.
+
+    YAML order (later wins): RecBole's defaults, `properties/overall.yaml`, `properties/model/<Model>.yaml`,
+    `properties/dataset/<dataset>.yaml`, then the user's `config_file_list`, `config_dict`.
+    The command line is NOT read here: `run_recbole_semsr.py` parses it into `config_dict`, so that library calls
+    (tests, tuning workers) never pick up a foreign `sys.argv`.
+    """
+
+    def compatibility_settings(self) -> None:
+        compat.apply()
+
+    def _build_yaml_loader(self) -> type[yaml.SafeLoader]:
+        return SafeFloatLoader
+
+    def _convert_config_dict(self, config_dict: dict) -> dict:
+        return {key: parse_config_value(value) for key, value in config_dict.items()}
+
+    def _load_cmd_line(self) -> dict:
+        return {}
+
+    def _get_model_and_dataset(self, model, dataset):
+        if isinstance(model, str):
+            model = get_model(model)
+        return super()._get_model_and_dataset(model, dataset)
+
+    def _load_internal_config_dict(self, model, model_class, dataset) -> None:
+        super()._load_internal_config_dict(model, model_class, dataset)
+        for path in package_yaml_files(model, dataset):
+            loaded = self._update_internal_config_dict(str(path))
+            if path.parent.name == "dataset" and loaded:
+                self.parameters["Dataset"] += [k for k in loaded if k not in self.parameters["Dataset"]]
+
+    def _set_default_parameters(self) -> None:
+        external_data_path = self.final_config_dict["data_path"]
+        super()._set_default_parameters()
+        if self.dataset == "ml-100k":
+            # RecBole points ml-100k at its raw example files; ours are the sessions cut from them.
+            self.final_config_dict["data_path"] = os.path.join(external_data_path, self.dataset)
+
+
+class SafeFloatLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that also reads `1e-3` (no dot) as a float, as RecBole's loader does."""
+
+
+SafeFloatLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_config_value(value: Any) -> Any:
+    """A CLI/dict string as a Python literal (`0.01`, `[20,100]`, `{'valid': 'full'}`, `true`) without eval."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        pass
+    try:
+        parsed = yaml.load(value, Loader=SafeFloatLoader)
+    except yaml.YAMLError:
+        return value
+    return parsed if isinstance(parsed, (bool, int, float, list, dict)) else value
+
+
+def package_yaml_files(model: str, dataset: str) -> list[Path]:
+    """The package's YAML files for a model and dataset, in loading order, those that exist."""
+    if not PROPERTIES_DIR.is_dir():
+        raise FileNotFoundError(
+            f"{PROPERTIES_DIR} not found: install recbole-semsr from its repository with `pip install -e .`"
+        )
+    candidates = [
+        PROPERTIES_DIR / "overall.yaml",
+        PROPERTIES_DIR / "model" / f"{model}.yaml",
+        PROPERTIES_DIR / "dataset" / f"{dataset}.yaml",
+    ]
+    return [path for path in candidates if path.is_file()]
+
+
+def plain_config(config: Config) -> dict[str, Any]:
+    """The resolved config as JSON-compatible values (for result files and weights_only checkpoints)."""
+    return {str(key): _plain(value) for key, value in config.final_config_dict.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return value

@@ -1,0 +1,1 @@
+"""Data handling shared by the models: session graphs built from padded item sequences."""

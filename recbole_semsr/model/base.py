@@ -1,0 +1,44 @@
+"""Base class of this package's session models: loss and ranking written once on top of three methods."""
+from __future__ import annotations
+
+import torch
+from recbole.model.abstract_recommender import SequentialRecommender
+from recbole.utils import InputType
+from torch import nn
+
+
+class SessionModel(SequentialRecommender):
+    """A session recommender scoring every item by `logit_scale * <session vector, item vector>`.
+
+    Subclasses implement `forward(item_seq, item_seq_len) -> [B, d]` and may override `item_table` (default: the
+    rows of `self.item_embedding`) and `logit_scale` (default 1). Training is cross-entropy over all items; both
+    `predict` and `full_sort_predict` use the very logits that training optimises.
+    """
+
+    input_type = InputType.POINTWISE
+    logit_scale: float = 1.0
+
+    def __init__(self, config, dataset) -> None:
+        super().__init__(config, dataset)
+        self.loss_fct = nn.CrossEntropyLoss()
+
+    def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Item vectors used for scoring: all items [n_items, d], or the rows of `item_ids`."""
+        weight = self.item_embedding.weight
+        return weight if item_ids is None else weight[item_ids]
+
+    def session_vector(self, interaction) -> torch.Tensor:
+        return self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
+
+    def full_sort_predict(self, interaction) -> torch.Tensor:
+        """[B, n_items] logits over every item."""
+        return self.logit_scale * self.session_vector(interaction) @ self.item_table().t()
+
+    def predict(self, interaction) -> torch.Tensor:
+        """[B] logit of each row's candidate item."""
+        items = self.item_table(interaction[self.ITEM_ID])
+        return self.logit_scale * (self.session_vector(interaction) * items).sum(dim=-1)
+
+    def calculate_loss(self, interaction) -> torch.Tensor:
+        """Cross-entropy of the softmax over all items (Eq. 1) against the next item."""
+        return self.loss_fct(self.full_sort_predict(interaction), interaction[self.POS_ITEM_ID])

@@ -1,0 +1,60 @@
+"""Building blocks shared by the session models."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class GatedGraphCell(nn.Module):
+    """One step of SR-GNN's gated graph network on dense degree-normalised adjacency (Li et al. 2016; Wu et al. 2019)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.edge_in = nn.Linear(dim, dim)
+        self.edge_out = nn.Linear(dim, dim)
+        self.input_gates = nn.Linear(2 * dim, 3 * dim)
+        self.hidden_gates = nn.Linear(dim, 3 * dim)
+
+    def forward(self, hidden: torch.Tensor, a_in: torch.Tensor, a_out: torch.Tensor) -> torch.Tensor:
+        """hidden [B, N, d], a_in/a_out [B, N, N] -> new hidden [B, N, d] (GRU update of aggregated neighbours)."""
+        messages = torch.cat([a_in @ self.edge_in(hidden), a_out @ self.edge_out(hidden)], dim=-1)
+        in_reset, in_update, in_new = self.input_gates(messages).chunk(3, dim=-1)
+        h_reset, h_update, h_new = self.hidden_gates(hidden).chunk(3, dim=-1)
+        reset = torch.sigmoid(in_reset + h_reset)
+        update = torch.sigmoid(in_update + h_update)
+        candidate = torch.tanh(in_new + reset * h_new)
+        return candidate + update * (hidden - candidate)
+
+
+class SoftAttentionReadout(nn.Module):
+    """Session vector from position states: alpha_j = q^T sigmoid(W1 h_last + W2 h_j + c), out = W3 [sum_j alpha_j h_j; h_last].
+
+    SR-GNN/NISER use the raw alpha (`softmax=False`); SemSR's LLM session encoder (Sec. 3.3.1) softmax-normalises it.
+    """
+
+    def __init__(self, dim: int, out_dim: int | None = None, softmax: bool = False) -> None:
+        super().__init__()
+        self.w_last = nn.Linear(dim, dim, bias=False)
+        self.w_seq = nn.Linear(dim, dim, bias=True)
+        self.q = nn.Linear(dim, 1, bias=False)
+        self.w_out = nn.Linear(2 * dim, out_dim or dim, bias=False)
+        self.softmax = softmax
+
+    def attention(self, seq_hidden: torch.Tensor, last: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """alpha [B, L]; zero at masked positions."""
+        alpha = self.q(torch.sigmoid(self.w_last(last).unsqueeze(1) + self.w_seq(seq_hidden))).squeeze(-1)
+        if self.softmax:
+            return torch.softmax(alpha.masked_fill(~mask, float("-inf")), dim=-1)
+        return alpha * mask
+
+    def forward(self, seq_hidden: torch.Tensor, last: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """seq_hidden [B, L, d], last [B, d], mask [B, L] -> [B, out_dim]."""
+        alpha = self.attention(seq_hidden, last, mask)
+        pooled = (alpha.unsqueeze(-1) * seq_hidden).sum(dim=1)
+        return self.w_out(torch.cat([pooled, last], dim=-1))
+
+
+def gather_last(seq_hidden: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+    """[B, L, d] -> [B, d]: the state at each session's last position."""
+    index = (item_seq_len - 1).view(-1, 1, 1).expand(-1, 1, seq_hidden.size(-1))
+    return seq_hidden.gather(1, index).squeeze(1)

@@ -1,0 +1,78 @@
+"""One entry point to train and evaluate any model (this package's or RecBole's) on a session dataset."""
+from __future__ import annotations
+
+import json
+from logging import getLogger
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from recbole.data import create_dataset, data_preparation
+from recbole.utils import init_logger, init_seed
+
+from recbole_semsr.config import SemSRConfig, plain_config
+from recbole_semsr.model import get_model
+from recbole_semsr.trainer import SemSRTrainer
+
+
+def run(model: str, dataset: str, config_file_list: list[str] | None = None, config_dict: dict | None = None,
+        evaluate_test: bool = True) -> dict[str, Any]:
+    """Train `model` on `dataset`, select the best epoch on validation, evaluate it on test.
+
+    Returns the result record (see docs/architecture.md): model, dataset, best_valid_result, test_result (None
+    when `evaluate_test` is False), seconds_per_epoch, eval_seconds, epochs, checkpoint, config.
+    """
+    config = SemSRConfig(model, dataset, config_file_list, config_dict)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    logger = getLogger()
+    prepare_dataset(config)
+
+    data = create_dataset(config)
+    logger.info(data)
+    train_data, valid_data, test_data = data_preparation(config, data)
+
+    init_seed(config["seed"], config["reproducibility"])
+    recommender = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    logger.info(recommender)
+    trainer = SemSRTrainer(config, recommender)
+    _, best_valid_result = trainer.fit(train_data, valid_data, saved=True, show_progress=config["show_progress"])
+    test_result = (
+        trainer.evaluate(test_data, load_best_model=True, show_progress=config["show_progress"])
+        if evaluate_test else None
+    )
+    result = {
+        "model": config["model"],
+        "dataset": config["dataset"],
+        "best_valid_result": _floats(best_valid_result),
+        "test_result": _floats(test_result),
+        "seconds_per_epoch": mean(trainer.epoch_seconds) if trainer.epoch_seconds else None,
+        "eval_seconds": mean(trainer.eval_seconds) if trainer.eval_seconds else None,
+        "epochs": len(trainer.epoch_seconds),
+        "checkpoint": trainer.saved_model_file,
+        "config": plain_config(config),
+    }
+    logger.info(f"best valid: {result['best_valid_result']}")
+    logger.info(f"test: {result['test_result']}")
+    return result
+
+
+def prepare_dataset(config: SemSRConfig) -> None:
+    """Make sure the dataset's atomic files exist, converting raw files first when needed."""
+    from dataset_converters.prepare import ensure_dataset
+
+    dataset_dir = Path(config["data_path"])
+    ensure_dataset(config["dataset"], dataset_dir.parent, Path(config["raw_data_path"]))
+
+
+def write_result(result: dict[str, Any], path: str | Path) -> None:
+    """Write a result record as indented JSON, creating parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+def _floats(result: dict | None) -> dict[str, float] | None:
+    return None if result is None else {key: float(value) for key, value in result.items()}
+
+

@@ -1,0 +1,50 @@
+"""End-to-end runs through the runner on a real ml-100k slice (users 1..12), one epoch each."""
+import json
+
+import pytest
+import torch
+
+from recbole_semsr.cli import main, parse_overrides
+from recbole_semsr.quick_start import run
+
+METRICS = ("recall@20", "mrr@20", "recall@100", "mrr@100")
+
+
+def cli_args(config: dict) -> list[str]:
+    return [f"--{key}={value}" for key, value in config.items()]
+
+
+def test_niser_through_the_cli_writes_the_result_json(tiny_run_config, tmp_path):
+    result_file = tmp_path / "out" / "niser.json"
+    main(["--model=NISER", "--dataset=ml-100k", f"--result_file={result_file}", *cli_args(tiny_run_config)])
+    result = json.loads(result_file.read_text())
+    assert result["model"] == "NISER" and result["dataset"] == "ml-100k"
+    for split in ("best_valid_result", "test_result"):
+        assert set(METRICS) <= set(result[split])
+        assert all(0.0 <= result[split][key] <= 1.0 for key in METRICS)
+        assert result[split]["recall@20"] <= result[split]["recall@100"]
+    assert result["seconds_per_epoch"] > 0 and result["eval_seconds"] > 0 and result["epochs"] == 1
+    assert result["config"]["embedding_size"] == 16 and result["config"]["sigma"] == 16.0
+
+
+def test_same_seed_gives_same_metrics_and_checkpoint_loads_weights_only(tiny_run_config):
+    first = run("NISER", "ml-100k", config_dict=tiny_run_config)
+    second = run("NISER", "ml-100k", config_dict=tiny_run_config)
+    assert first["test_result"] == second["test_result"]
+    assert first["best_valid_result"] == second["best_valid_result"]
+    checkpoint = torch.load(first["checkpoint"], weights_only=True)
+    assert checkpoint["config"]["model"] == "NISER"
+    assert "item_embedding.weight" in checkpoint["state_dict"]
+
+
+def test_a_recbole_core_model_runs_through_the_same_entry_point(tiny_run_config):
+    result = run("GRU4Rec", "ml-100k", config_dict=tiny_run_config)
+    assert result["model"] == "GRU4Rec"
+    assert set(METRICS) <= set(result["test_result"])
+
+
+def test_overrides_are_parsed_as_literals_without_eval():
+    overrides = parse_overrides(["--epochs=1", "--learning_rate=1e-3", "--topk=[20,100]", "--x=__import__('os')"])
+    assert overrides == {"epochs": 1, "learning_rate": 0.001, "topk": [20, 100], "x": "__import__('os')"}
+    with pytest.raises(SystemExit, match="expected --key=value"):
+        parse_overrides(["epochs"])
