@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import recbole
 import yaml
 from recbole.config import Config
 
@@ -16,6 +17,7 @@ from recbole_semsr import compat
 from recbole_semsr.model import get_model
 
 PROPERTIES_DIR = Path(__file__).resolve().parents[1] / "properties"
+RECBOLE_PROPERTIES_DIR = Path(recbole.__file__).resolve().parent / "properties"
 
 
 class SemSRConfig(Config):
@@ -46,7 +48,7 @@ class SemSRConfig(Config):
 
     def _load_internal_config_dict(self, model, model_class, dataset) -> None:
         super()._load_internal_config_dict(model, model_class, dataset)
-        for path in package_yaml_files(model, dataset):
+        for path in package_yaml_files(model_class, dataset):
             loaded = self._update_internal_config_dict(str(path))
             if path.parent.name == "dataset" and loaded:
                 self.parameters["Dataset"] += [k for k in loaded if k not in self.parameters["Dataset"]]
@@ -85,17 +87,22 @@ def parse_config_value(value: Any) -> Any:
     return parsed if isinstance(parsed, (bool, int, float, list, dict)) else value
 
 
-def package_yaml_files(model: str, dataset: str) -> list[Path]:
-    """The package's YAML files for a model and dataset, in loading order, those that exist."""
+def package_yaml_files(model_class: type, dataset: str) -> list[Path]:
+    """YAML files for a model and dataset, in loading order, those that exist.
+
+    A SemSR variant (a class with `base_model`) first takes its base model's YAML (RecBole's, then ours).
+    """
     if not PROPERTIES_DIR.is_dir():
         raise FileNotFoundError(
             f"{PROPERTIES_DIR} not found: install recbole-semsr from its repository with `pip install -e .`"
         )
-    candidates = [
-        PROPERTIES_DIR / "overall.yaml",
-        PROPERTIES_DIR / "model" / f"{model}.yaml",
-        PROPERTIES_DIR / "dataset" / f"{dataset}.yaml",
-    ]
+    candidates = [PROPERTIES_DIR / "overall.yaml"]
+    base = getattr(model_class, "base_model", None)
+    if base is not None:
+        candidates += [RECBOLE_PROPERTIES_DIR / "model" / f"{base.__name__}.yaml",
+                       PROPERTIES_DIR / "model" / f"{base.__name__}.yaml"]
+    candidates += [PROPERTIES_DIR / "model" / f"{model_class.__name__}.yaml",
+                   PROPERTIES_DIR / "dataset" / f"{dataset}.yaml"]
     return [path for path in candidates if path.is_file()]
 
 

@@ -12,6 +12,7 @@ from recbole.utils import init_logger, init_seed
 
 from recbole_semsr.config import SemSRConfig, plain_config
 from recbole_semsr.model import get_model
+from recbole_semsr.rerank import evaluate_reranked, load_reranker, rerank_source
 from recbole_semsr.trainer import SemSRTrainer
 
 
@@ -52,9 +53,36 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
         "checkpoint": trainer.saved_model_file,
         "config": plain_config(config),
     }
+    if config["rerank_with"]:
+        add_reranked_results(result, trainer.model, config, data, valid_data, test_data, config_file_list,
+                             config_dict)
     logger.info(f"best valid: {result['best_valid_result']}")
     logger.info(f"test: {result['test_result']}")
     return result
+
+
+def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, data, valid_data, test_data,
+                         config_file_list: list[str] | None, config_dict: dict | None) -> None:
+    """Turn `result` into the "+" variant's: metrics of `model`'s top-K lists reordered by the reranker.
+
+    `rerank_with` is a runner checkpoint, or a model name that is then trained first with the same settings.
+    The un-reranked metrics stay under `base_valid_result` / `base_test_result`.
+    """
+    kind, source = rerank_source(str(config["rerank_with"]))
+    if kind == "model":
+        overrides = {key: value for key, value in (config_dict or {}).items() if key != "rerank_with"}
+        source = run(source, config["dataset"], config_file_list, overrides, evaluate_test=False)["checkpoint"]
+    reranker = load_reranker(source, config, data)
+    ks = list(config["topk"])
+    result.update({
+        "model": f"{config['model']}+",
+        "reranker": str(source),
+        "base_valid_result": result["best_valid_result"],
+        "base_test_result": result["test_result"],
+        "best_valid_result": evaluate_reranked(model, reranker, valid_data, ks, config["device"]),
+        "test_result": None if result["test_result"] is None
+        else evaluate_reranked(model, reranker, test_data, ks, config["device"]),
+    })
 
 
 def prepare_dataset(config: SemSRConfig) -> None:

@@ -3,14 +3,11 @@ from __future__ import annotations
 
 from recbole.utils import get_model as get_recbole_model
 
+from recbole_semsr.model.msgat import MSGAT
 from recbole_semsr.model.niser import NISER
+from recbole_semsr.model.sem_models import SEM_MODELS
 
-MODELS: dict[str, type] = {cls.__name__: cls for cls in (NISER,)}
-
-
-def register(*classes: type) -> None:
-    """Make model classes available to the runner under their class names."""
-    MODELS.update({cls.__name__: cls for cls in classes})
+MODELS: dict[str, type] = {cls.__name__: cls for cls in (NISER, MSGAT, *SEM_MODELS)}
 
 
 def get_model(name: str) -> type:

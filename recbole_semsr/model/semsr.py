@@ -1,0 +1,146 @@
+"""SemSR (Sec. 3.3): frozen LLM item vectors fused with any ID-based session model.
+
+`fused(Base)` builds SemSR-F for a base model, `semantic_init(Base)` builds SemSR-I. A base model is any RecBole
+`SequentialRecommender` whose `forward(item_seq, item_seq_len)` returns the session vector `s_m` and whose
+`item_embedding` is the item table `I_m` (this package's `SessionModel`s refine that with `item_table()`).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from recbole.model.abstract_recommender import SequentialRecommender
+from torch import nn
+
+from recbole_semsr.data.session_graph import position_mask, trim_padding
+from recbole_semsr.embeddings import load_item_embeddings
+from recbole_semsr.model.base import SessionModel
+from recbole_semsr.model.layers import SoftAttentionReadout, gather_last
+
+
+class LLMSessionEncoder(nn.Module):
+    """s_l = W3 [s'; i_l,last] with s' = sum_j alpha_j i_l,j and alpha = softmax_j(q^T sigmoid(W1 i_l,last + W2 i_l,j + c))."""
+
+    def __init__(self, llm_dim: int) -> None:
+        super().__init__()
+        self.readout = SoftAttentionReadout(llm_dim, llm_dim, softmax=True)
+
+    def forward(self, llm_items: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+        """llm_items [B, L, d2] (LLM vectors of the session's items) -> s_l [B, d2]."""
+        mask = position_mask(item_seq_len, llm_items.size(1))
+        return self.readout(llm_items, gather_last(llm_items, item_seq_len), mask)
+
+
+class SemanticFusion(nn.Module):
+    """The fusion of Sec. 3.3.1: s = W4 [s_m; s_l] and I = W5 [I_m; I_l], with I_l frozen.
+
+    W5 [I_m; I_l] is computed as W5_m I_m + W5_l I_l, so the n x (d1 + d2) concatenation is never built; I_l is a
+    non-trainable buffer (not saved in checkpoints: it is re-derived from the embedding store).
+    """
+
+    def __init__(self, llm_table: torch.Tensor, base_dim: int, fused_dim: int) -> None:
+        super().__init__()
+        llm_dim = llm_table.size(1)
+        self.register_buffer("llm_table", llm_table.float(), persistent=False)
+        self.llm_session = LLMSessionEncoder(llm_dim)
+        self.session_projection = nn.Linear(base_dim + llm_dim, fused_dim, bias=False)
+        self.item_projection_m = nn.Linear(base_dim, fused_dim, bias=False)
+        self.item_projection_l = nn.Linear(llm_dim, fused_dim, bias=False)
+
+    def session(self, base_session: torch.Tensor, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+        """s = W4 [s_m; s_l]  [B, d]."""
+        llm_items = self.llm_table[trim_padding(item_seq, item_seq_len)]
+        llm_session = self.llm_session(llm_items, item_seq_len)
+        return self.session_projection(torch.cat([base_session, llm_session], dim=-1))
+
+    def items(self, base_items: torch.Tensor, item_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """I = W5 [I_m; I_l] for all items ([n, d]) or for `item_ids`; `base_items` holds the matching I_m rows."""
+        llm_items = self.llm_table if item_ids is None else self.llm_table[item_ids]
+        return self.item_projection_m(base_items) + self.item_projection_l(llm_items)
+
+
+def base_item_table(model: SequentialRecommender, item_ids: torch.Tensor | None = None) -> torch.Tensor:
+    """I_m of any base model: `item_table()` for this package's models, the item embedding rows otherwise."""
+    if isinstance(model, SessionModel):
+        return model.item_table(item_ids)
+    weight = model.item_embedding.weight
+    return weight if item_ids is None else weight[item_ids]
+
+
+class SemanticFusionModel(SessionModel):
+    """SemSR-F around `base_model` (set by `fused`): logits = scale * <s, I_k> (Eq. 1), trained end to end.
+
+    `sem_normalize` L2-normalises s and every I_k (NISER style) and `sem_logit_scale` multiplies the logits.
+    Outside training the fused item table is computed once and reused until the next `train()`.
+    """
+
+    base_model: type[SequentialRecommender]
+
+    def __init__(self, config, dataset) -> None:
+        super().__init__(config, dataset)
+        self.base = self.base_model(config, dataset)
+        base_dim = self.base.item_embedding.embedding_dim
+        self.fusion = SemanticFusion(load_item_embeddings(config, dataset), base_dim,
+                                     config["sem_fused_size"] or base_dim)
+        self.normalize = bool(config["sem_normalize"])
+        self.logit_scale = float(config["sem_logit_scale"])
+        self._cached_items: torch.Tensor | None = None
+
+    def train(self, mode: bool = True) -> "SemanticFusionModel":
+        self._cached_items = None
+        return super().train(mode)
+
+    def _maybe_normalize(self, vectors: torch.Tensor) -> torch.Tensor:
+        return F.normalize(vectors, dim=-1) if self.normalize else vectors
+
+    def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+        """s = W4 [s_m; s_l], optionally L2-normalised."""
+        base_session = self.base.forward(item_seq, item_seq_len)
+        return self._maybe_normalize(self.fusion.session(base_session, item_seq, item_seq_len))
+
+    def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """I = W5 [I_m; I_l], optionally L2-normalised; cached for all items while not training."""
+        if item_ids is not None:
+            return self._maybe_normalize(self.fusion.items(base_item_table(self.base, item_ids), item_ids))
+        if self.training or torch.is_grad_enabled():
+            return self._maybe_normalize(self.fusion.items(base_item_table(self.base)))
+        if self._cached_items is None:
+            self._cached_items = self._maybe_normalize(self.fusion.items(base_item_table(self.base)))
+        return self._cached_items
+
+
+def pca_projection(vectors: torch.Tensor, dim: int) -> torch.Tensor:
+    """Rows of `vectors` projected on their top-`dim` principal components ([n, dim]); fewer columns are zero-padded."""
+    centred = vectors - vectors.mean(dim=0, keepdim=True)
+    _, _, components = torch.linalg.svd(centred.double(), full_matrices=False)
+    projected = (centred.double() @ components[:dim].t()).float()
+    return F.pad(projected, (0, dim - projected.size(1)))
+
+
+def initialise_from_llm(item_embedding: nn.Embedding, llm_table: torch.Tensor) -> None:
+    """SemSR-I: item rows <- PCA of the LLM vectors to the table's width, rescaled to the table's initial std.
+
+    Row 0 (padding) keeps its value. The rescaling keeps Adam's step size relative to the weights as for the
+    base model's own initialisation.
+    """
+    weight = item_embedding.weight
+    projected = pca_projection(llm_table[1:].to(weight.device), weight.size(1))
+    projected = projected * (weight[1:].std() / projected.std().clamp(min=1e-12))
+    with torch.no_grad():
+        weight[1:] = projected
+
+
+def fused(base: type[SequentialRecommender]) -> type[SemanticFusionModel]:
+    """SemSR-F model class `Sem<Base>_F` around `base`."""
+    return type(f"Sem{base.__name__}_F", (SemanticFusionModel,), {"base_model": base, "__doc__":
+                f"SemSR-F (semantic fusion) around {base.__name__}."})
+
+
+def semantic_init(base: type[SequentialRecommender]) -> type[SequentialRecommender]:
+    """SemSR-I model class `Sem<Base>_I`: `base` whose item table starts from the LLM vectors, then trains."""
+
+    def __init__(self, config, dataset) -> None:
+        base.__init__(self, config, dataset)
+        initialise_from_llm(self.item_embedding, load_item_embeddings(config, dataset))
+
+    return type(f"Sem{base.__name__}_I", (base,), {"__init__": __init__, "base_model": base, "__doc__":
+                f"SemSR-I (semantic initialisation) of {base.__name__}."})

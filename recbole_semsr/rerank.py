@@ -1,0 +1,82 @@
+"""The "+" variants: each top-K list of a model reordered by a second model's scores (SemSR-F+ / SemSR-I+).
+
+The set of items in every top-K list is the first model's, so Recall@K never changes and only MRR@K moves.
+Metrics@K are computed per K on the first model's own top-K set (paper-notes, Table 2).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from recbole_semsr.compat import safe_torch_load
+from recbole_semsr.config import SemSRConfig, package_yaml_files
+from recbole_semsr.model import get_model
+
+
+def reranked_hits(scores: torch.Tensor, rerank_scores: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tensor:
+    """1-based rank of each target inside the top-`k` of `scores` reordered by `rerank_scores`; 0 when absent."""
+    top = scores.topk(k, dim=1).indices
+    order = rerank_scores.gather(1, top).argsort(dim=1, descending=True, stable=True)
+    reordered = top.gather(1, order)
+    found = reordered == targets.unsqueeze(1)
+    return torch.where(found.any(dim=1), found.float().argmax(dim=1) + 1, torch.zeros_like(targets))
+
+
+def recall_and_mrr(ranks: torch.Tensor) -> tuple[float, float]:
+    """Sums of hits and reciprocal ranks over a batch of 1-based ranks (0 = not in the list)."""
+    hits = ranks > 0
+    return float(hits.sum()), float((1.0 / ranks[hits].float()).sum())
+
+
+@torch.no_grad()
+def evaluate_reranked(model, reranker, eval_data, ks: list[int], device: torch.device) -> dict[str, float]:
+    """Recall@K and MRR@K of `model`'s top-K lists reordered by `reranker`, over a RecBole full-sort loader."""
+    model.eval()
+    reranker.eval()
+    sums = {f"{name}@{k}": 0.0 for k in ks for name in ("recall", "mrr")}
+    count = 0
+    for interaction, _, _, targets in eval_data:
+        interaction = interaction.to(device)
+        scores = model.full_sort_predict(interaction).view(len(targets), -1)
+        rerank_scores = reranker.full_sort_predict(interaction).view(len(targets), -1)
+        scores[:, 0] = -torch.inf
+        rerank_scores[:, 0] = -torch.inf
+        for k in ks:
+            hits, reciprocal = recall_and_mrr(reranked_hits(scores, rerank_scores, targets.to(device), k))
+            sums[f"recall@{k}"] += hits
+            sums[f"mrr@{k}"] += reciprocal
+        count += len(targets)
+    return {key: round(value / count, 6) for key, value in sums.items()}
+
+
+def load_reranker(checkpoint: str | Path, config: SemSRConfig, dataset) -> torch.nn.Module:
+    """The model saved in `checkpoint` (a runner checkpoint), rebuilt with its own hyperparameters."""
+    state = safe_torch_load(str(checkpoint), map_location=config["device"])
+    saved_config = state["config"]
+    model_class = get_model(saved_config["model"])
+    own_keys = model_yaml_keys(model_class, config["dataset"])
+    overrides = {key: saved_config[key] for key in own_keys if key in saved_config}
+    rebuilt = SemSRConfig(model_class, config["dataset"], config_dict={**overrides, "data_path":
+                                                                         str(Path(config["data_path"]).parent)})
+    reranker = model_class(rebuilt, dataset).to(config["device"])
+    reranker.load_state_dict(state["state_dict"])
+    if reranker.n_items != dataset.item_num:
+        raise ValueError(f"{checkpoint}: reranker has {reranker.n_items} items, the dataset {dataset.item_num}")
+    return reranker
+
+
+def model_yaml_keys(model_class: type, dataset: str) -> set[str]:
+    """The keys a model's own YAML files set (not overall.yaml nor the dataset's)."""
+    keys: set[str] = set()
+    for path in package_yaml_files(model_class, dataset):
+        if path.parent.name == "model":
+            keys |= set(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return keys
+
+
+def rerank_source(spec: str) -> tuple[str, Any]:
+    """('checkpoint', path) for an existing file, else ('model', name) of a model to train first."""
+    return ("checkpoint", Path(spec)) if Path(spec).is_file() else ("model", spec)
