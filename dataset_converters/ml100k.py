@@ -2,22 +2,23 @@
 
 Rule: each user's ratings in time order (ties in file order); a new session starts after a gap of more than
 `session_gap` seconds (default 3600); sessions shorter than 2 are dropped; the most recent `max_len` (50) items of a
-session are kept; sessions are split 80/10/10 at random with `seed`; every prefix predicts its next item.
+session are kept; sessions are split 80/10/10 at random with `seed` (as Beauty's users); every prefix predicts its
+next item.
 """
 from __future__ import annotations
 
 import argparse
-import random
 from pathlib import Path
 
 import pandas as pd
 import recbole
 
-from dataset_converters.common import InterFileWriter, ItemFileWriter, atomic_output_dir
+from dataset_converters.beauty import split_users, write_splits
+from dataset_converters.common import ItemFileWriter, atomic_output_dir
 
 RECBOLE_ML100K = Path(recbole.__file__).resolve().parent / "dataset_example" / "ml-100k"
 ITEM_FIELDS = (("item_id", "token"), ("title", "token_seq"), ("release_year", "token"), ("genres", "token_seq"))
-SPLITS = ("train", "valid", "test")
+from dataset_converters.prepare import SPLITS
 
 
 def cut_sessions(ratings: pd.DataFrame, session_gap: int, max_len: int) -> list[list[str]]:
@@ -28,35 +29,16 @@ def cut_sessions(ratings: pd.DataFrame, session_gap: int, max_len: int) -> list[
     return [items[-max_len:] for items in sessions if len(items) >= 2]
 
 
-def assign_splits(n_sessions: int, seed: int, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> list[str]:
-    """A split name per session: a seeded shuffle cut at the cumulative ratios."""
-    order = list(range(n_sessions))
-    random.Random(seed).shuffle(order)
-    n_train, n_valid = int(ratios[0] * n_sessions), int(ratios[1] * n_sessions)
-    names = [""] * n_sessions
-    for rank, index in enumerate(order):
-        names[index] = "train" if rank < n_train else "valid" if rank < n_train + n_valid else "test"
-    return names
-
-
 def convert(output_dir: Path, session_gap: int = 3600, max_len: int = 50, seed: int = 2025,
             source_dir: Path = RECBOLE_ML100K, overwrite: bool = False) -> dict[str, int]:
     """Write ml-100k.{train,valid,test}.inter and ml-100k.item into `output_dir`; returns samples per split."""
     ratings = pd.read_csv(source_dir / "ml-100k.inter", sep="\t", header=0,
                           names=["user_id", "item_id", "rating", "timestamp"])
-    sessions = cut_sessions(ratings, session_gap, max_len)
-    splits = assign_splits(len(sessions), seed)
-    counts = dict.fromkeys(SPLITS, 0)
+    sessions = {str(number): items for number, items in enumerate(cut_sessions(ratings, session_gap, max_len))}
     with atomic_output_dir(output_dir, overwrite) as staging:
-        writers = {name: InterFileWriter(staging / f"ml-100k.{name}.inter") for name in SPLITS}
-        for number, (items, split) in enumerate(zip(sessions, splits)):
-            for end in range(1, len(items)):
-                writers[split].write(str(number), items[:end], items[end])
-        for name, writer in writers.items():
-            writer.close()
-            counts[name] = writer.rows
+        writers = write_splits(staging, "ml-100k", sessions, split_users(sessions, (0.8, 0.1, 0.1), seed))
         write_item_file(source_dir / "ml-100k.item", staging / "ml-100k.item")
-    return counts
+    return {split: writer.rows for split, writer in zip(SPLITS, writers)}
 
 
 def write_item_file(source: Path, target: Path) -> None:

@@ -50,8 +50,9 @@ def tiny_run_config(ml100k_slice, tmp_path, monkeypatch) -> dict:
         "checkpoint_dir": str(tmp_path / "saved"),
         "epochs": 1,
         "show_progress": False,
-        "embedding_size": 16,
-        "hidden_size": 16,
+        "embedding_size": 20,
+        "hidden_size": 20,
+        "sem_embedding_dir": str(ml100k_slice / "sem_embeddings"),
     }
 
 
@@ -78,16 +79,17 @@ SEQUENTIAL_FIELDS = {
 
 @pytest.fixture
 def build_model():
-    """Factory: `build_model(ModelClass, n_items, **config)` with the model's YAML defaults under the overrides."""
+    """Factory: `build_model(ModelClass, n_items, **config)` with the package's YAML defaults under the overrides."""
     import torch
     import yaml
 
-    from recbole_semsr.config import PROPERTIES_DIR
+    from recbole_semsr.config import package_yaml_files
 
     def build(model_class, n_items: int = 10, **config):
         torch.manual_seed(0)
-        yaml_file = PROPERTIES_DIR / "model" / f"{model_class.__name__}.yaml"
-        defaults = yaml.safe_load(yaml_file.read_text()) if yaml_file.is_file() else {}
+        defaults = {}
+        for path in package_yaml_files(model_class, dataset="none"):
+            defaults.update(yaml.safe_load(path.read_text()) or {})
         values = {**SEQUENTIAL_FIELDS, **defaults, "device": torch.device("cpu"), **config}
         return model_class(values, StubDataset(n_items))
 

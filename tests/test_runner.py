@@ -24,7 +24,7 @@ def test_niser_through_the_cli_writes_the_result_json(tiny_run_config, tmp_path)
         assert all(0.0 <= result[split][key] <= 1.0 for key in METRICS)
         assert result[split]["recall@20"] <= result[split]["recall@100"]
     assert result["seconds_per_epoch"] > 0 and result["eval_seconds"] > 0 and result["epochs"] == 1
-    assert result["config"]["embedding_size"] == 16 and result["config"]["sigma"] == 16.0
+    assert result["config"]["embedding_size"] == 20 and result["config"]["sigma"] == 16.0
 
 
 def test_same_seed_gives_same_metrics_and_checkpoint_loads_weights_only(tiny_run_config):

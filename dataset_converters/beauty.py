@@ -1,0 +1,382 @@
+r"""Amazon Beauty 2014 (McAuley et al.) -> RecBole benchmark files, with the SemSR paper's session protocol.
+
+Protocol (paper section 4, each step a flag): items with frequency >= 5, then users with more than 5 interactions;
+each user's chronological history is one session (ties kept in file order); the most recent ``max_len`` items are
+kept; sessions shorter than 2 are dropped; users are split 80/10/10 with a seed; every prefix of a session predicts
+its next item ("incremental sessions") in every split.
+
+    python -m dataset_converters.beauty --reviews reviews_Beauty_5.json.gz --meta meta_Beauty.json.gz \
+        --output_dir dataset/beauty
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import html
+import json
+import random
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, NamedTuple, Sequence
+
+from dataset_converters.common import (
+    ConversionError,
+    InterFileWriter,
+    ItemFileWriter,
+    ProblemLog,
+    atomic_output_dir,
+    check_encoding,
+    check_output_dir,
+    format_stats,
+    is_token,
+    iter_text_lines,
+    table1_stats,
+    write_stats,
+)
+
+ITEM_FIELDS = (
+    ("item_id", "token"),
+    ("title", "token"),
+    ("brand", "token"),
+    ("categories", "token"),
+    ("price", "float"),
+    ("sales_type", "token"),
+    ("sales_rank", "float"),
+    ("description", "token"),
+)
+_META_ASIN = re.compile(r"""['"]asin['"]\s*:\s*['"]([^'"]+)['"]""")
+
+
+class Event(NamedTuple):
+    """One review: who, what, when, and its line in the reviews file (the tie-breaker)."""
+
+    user: str
+    item: str
+    time: int
+    line: int
+
+
+@dataclass(frozen=True)
+class BeautyProtocol:
+    """The session protocol; defaults are the paper's."""
+
+    min_item_freq: int = 5
+    min_user_interactions: int = 6
+    max_len: int = 50
+    min_session_len: int = 2
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 2025
+
+
+@dataclass
+class Sessions:
+    """Per-user chronological sessions plus how many rows each protocol step removed."""
+
+    by_user: dict[str, list[str]]
+    removed: dict[str, int] = field(default_factory=dict)
+
+
+def read_reviews(path: Path, encoding: str, problems: ProblemLog) -> list[Event]:
+    """Read ``reviews_Beauty*.json`` (JSON lines) or ``ratings_Beauty.csv`` (user,item,rating,time; no header)."""
+    parse = _parse_rating_line if ".csv" in path.suffixes else _parse_review_line
+    events = []
+    for number, text in iter_text_lines(path, encoding, problems, desc="reviews"):
+        if not text.strip():
+            continue
+        parsed = parse(text)
+        if isinstance(parsed, str):
+            problems.report(path, number, parsed)
+        else:
+            events.append(Event(*parsed, line=number))
+    return events
+
+
+def _parse_review_line(text: str) -> tuple[str, str, int] | str:
+    """``(user, item, time)`` from one JSON review line, or the reason it is unusable."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError:
+        return "malformed JSON line"
+    if not isinstance(record, dict):
+        return "malformed JSON line"
+    return _event_fields(record.get("reviewerID"), record.get("asin"), record.get("unixReviewTime"),
+                         ("reviewerID", "asin", "unixReviewTime"))
+
+
+def _parse_rating_line(text: str) -> tuple[str, str, int] | str:
+    """``(user, item, time)`` from one ``ratings_Beauty.csv`` line, or the reason it is unusable."""
+    parts = text.split(",")
+    if len(parts) != 4:
+        return "malformed ratings line"
+    return _event_fields(parts[0], parts[1], parts[3], ("user", "item", "timestamp"))
+
+
+def _event_fields(user: object, item: object, timestamp: object, names: Sequence[str]) -> tuple[str, str, int] | str:
+    """Validate the three event fields; return them or the first reason they are unusable."""
+    for value, name in zip((user, item, timestamp), names):
+        if value is None or value == "":
+            return f"missing field {name}"
+    if not (isinstance(user, str) and is_token(user) and isinstance(item, str) and is_token(item)):
+        return "bad user or item id"
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (str, int, float)):
+        return f"bad {names[2]}"
+    try:
+        return user, item, int(float(timestamp))
+    except (ValueError, OverflowError):
+        return f"bad {names[2]}"
+
+
+def read_meta(path: Path, encoding: str, problems: ProblemLog, wanted: set[str]) -> dict[str, dict]:
+    """Read ``meta_Beauty.json`` (one Python-literal dict per line; strict JSON also accepted) for ``wanted`` items.
+
+    Each kept record gets ``_line`` (its line number). Lines whose asin is visibly not wanted are not parsed.
+    """
+    records: dict[str, dict] = {}
+    for number, text in iter_text_lines(path, encoding, problems, desc="meta"):
+        if not text.strip():
+            continue
+        quick = _META_ASIN.search(text)
+        if quick and quick.group(1) not in wanted:
+            continue
+        record = _parse_literal_dict(text)
+        if record is None:
+            problems.report(path, number, "malformed meta line", "not a Python-literal or JSON dict")
+        elif not isinstance(record.get("asin"), str) or not record["asin"]:
+            problems.report(path, number, "missing field asin")
+        elif record["asin"] in records:
+            problems.report(path, number, "duplicate meta record", f"asin {record['asin']} first on line "
+                            f"{records[record['asin']]['_line']}")
+        elif record["asin"] in wanted:
+            record["_line"] = number
+            records[record["asin"]] = record
+    return records
+
+
+def _parse_literal_dict(text: str) -> dict | None:
+    """Parse one meta line with ``ast.literal_eval`` (never ``eval``), falling back to JSON."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def drop_duplicate_events(events: list[Event], path: Path, problems: ProblemLog) -> list[Event]:
+    """Drop repeated (user, item, time) events, keeping the first; each repeat is reported."""
+    first_line: dict[tuple[str, str, int], int] = {}
+    kept = []
+    for event in events:
+        key = (event.user, event.item, event.time)
+        if key in first_line:
+            problems.report(path, event.line, "duplicate event", f"same user, item and time as line {first_line[key]}")
+        else:
+            first_line[key] = event.line
+            kept.append(event)
+    return kept
+
+
+def drop_unknown_items(events: list[Event], meta: dict[str, dict], path: Path, problems: ProblemLog) -> list[Event]:
+    """Drop events whose item has no metadata record (no text for it); each is reported."""
+    kept = []
+    for event in events:
+        if event.item in meta:
+            kept.append(event)
+        else:
+            problems.report(path, event.line, "unknown item", f"asin {event.item} has no metadata record")
+    return kept
+
+
+def filter_by_count(events: list[Event], key: str, minimum: int) -> list[Event]:
+    """Keep events whose ``key`` ("user" or "item") occurs at least ``minimum`` times (one pass, not k-core)."""
+    counts = Counter(getattr(event, key) for event in events)
+    return [event for event in events if counts[getattr(event, key)] >= minimum]
+
+
+def build_sessions(events: list[Event], protocol: BeautyProtocol) -> Sessions:
+    """Filter by frequency, order each user's events by (time, file line), keep the last ``max_len`` items."""
+    removed: dict[str, int] = {}
+    by_item = filter_by_count(events, "item", protocol.min_item_freq)
+    removed[f"events of items with frequency < {protocol.min_item_freq}"] = len(events) - len(by_item)
+    by_user = filter_by_count(by_item, "user", protocol.min_user_interactions)
+    removed[f"events of users with < {protocol.min_user_interactions} interactions"] = len(by_item) - len(by_user)
+    histories: dict[str, list[Event]] = {}
+    for event in by_user:
+        histories.setdefault(event.user, []).append(event)
+    sessions, truncated, short = {}, 0, 0
+    for user, history in histories.items():
+        history.sort(key=lambda event: (event.time, event.line))
+        items = [event.item for event in history[-protocol.max_len:]]
+        truncated += len(history) - len(items)
+        if len(items) < protocol.min_session_len:
+            short += 1
+        else:
+            sessions[user] = items
+    removed[f"events before the most recent {protocol.max_len} of a session"] = truncated
+    removed[f"sessions shorter than {protocol.min_session_len}"] = short
+    return Sessions(sessions, removed)
+
+
+def split_users(users: Iterable[str], ratios: Sequence[float], seed: int) -> tuple[list[str], list[str], list[str]]:
+    """Shuffle the sorted users with ``seed`` and cut them into train/valid/test by ``ratios`` (rounded counts)."""
+    if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
+        raise ConversionError(f"--split needs three non-negative fractions summing to 1, got {list(ratios)}")
+    order = sorted(users)
+    random.Random(seed).shuffle(order)
+    n_train = round(len(order) * ratios[0])
+    n_valid = round(len(order) * ratios[1])
+    return order[:n_train], order[n_train:n_train + n_valid], order[n_train + n_valid:]
+
+
+def incremental_samples(items: Sequence[str]) -> Iterator[tuple[list[str], str]]:
+    """Every prefix predicts its next item: ``[i1] -> i2, [i1, i2] -> i3, ...``."""
+    for end in range(1, len(items)):
+        yield list(items[:end]), items[end]
+
+
+def item_text(asin: str, record: dict) -> dict[str, object]:
+    """The ``.item`` row of one product: text fields with HTML entities unescaped."""
+    sales = record.get("salesRank") if isinstance(record.get("salesRank"), dict) else {}
+    sales_type, sales_rank = next(iter(sales.items()), ("", ""))
+    price = record.get("price")
+    return {
+        "item_id": asin,
+        "title": _unescape(record.get("title")),
+        "brand": _unescape(record.get("brand")),
+        "categories": " | ".join(" > ".join(_unescape(c) for c in path) for path in _category_paths(record)),
+        "price": price if isinstance(price, (int, float)) and not isinstance(price, bool) else "",
+        "sales_type": sales_type,
+        "sales_rank": sales_rank if isinstance(sales_rank, (int, float)) else "",
+        "description": _unescape(record.get("description")),
+    }
+
+
+def _unescape(value: object) -> str:
+    return html.unescape(value) if isinstance(value, str) else ""
+
+
+def _category_paths(record: dict) -> list[list[str]]:
+    paths = record.get("categories")
+    if not isinstance(paths, list):
+        return []
+    return [[str(c) for c in path] for path in paths if isinstance(path, list)]
+
+
+def write_splits(folder: Path, name: str, by_user: dict[str, list[str]],
+                 splits: Sequence[list[str]]) -> list[InterFileWriter]:
+    """Write ``<name>.{train,valid,test}.inter``: every prefix of every session of the split's users."""
+    writers = [InterFileWriter(folder / f"{name}.{part}.inter") for part in ("train", "valid", "test")]
+    for writer, users in zip(writers, splits):
+        with writer:
+            for user in sorted(users):
+                for prefix, target in incremental_samples(by_user[user]):
+                    writer.write(user, prefix, target)
+    return writers
+
+
+def write_items(path: Path, items: Iterable[str], records: dict[str, dict], meta: Path, problems: ProblemLog) -> None:
+    """Write the ``.item`` text file for ``items``; an empty title is reported (the item is kept)."""
+    with ItemFileWriter(path, ITEM_FIELDS) as item_file:
+        for asin in items:
+            row = item_text(asin, records[asin])
+            if not row["title"].strip():
+                problems.report(meta, records[asin]["_line"], "empty title", f"asin {asin}; item kept")
+            item_file.write(row)
+
+
+def convert_beauty(reviews: Path, meta: Path, output_dir: Path, protocol: BeautyProtocol = BeautyProtocol(),
+                   name: str = "beauty", encoding: str = "utf-8", strict: bool = False,
+                   overwrite: bool = False) -> dict:
+    """Convert the raw Beauty files into ``output_dir`` (atomically) and return the stats written beside them."""
+    check_encoding(encoding)
+    check_output_dir(output_dir, overwrite)
+    started = time.perf_counter()
+    problems = ProblemLog(strict)
+    raw_events = read_reviews(reviews, encoding, problems)
+    events = drop_duplicate_events(raw_events, reviews, problems)
+    records = read_meta(meta, encoding, problems, {event.item for event in events})
+    known = drop_unknown_items(events, records, reviews, problems)
+    sessions = build_sessions(known, protocol)
+    if not sessions.by_user:
+        raise ConversionError(f"{reviews}: no session is left after the protocol's filters")
+    splits = split_users(sessions.by_user, protocol.split, protocol.seed)
+    with atomic_output_dir(output_dir, overwrite) as staging:
+        writers = write_splits(staging, name, sessions.by_user, splits)
+        used = sorted({item for items in sessions.by_user.values() for item in items})
+        write_items(staging / f"{name}.item", used, records, meta, problems)
+        stats = {
+            "dataset": name,
+            "source": {"reviews": str(reviews), "meta": str(meta)},
+            "protocol": {**asdict(protocol), "split": list(protocol.split)},
+            "table1": table1_stats(*writers, n_items=len(used),
+                                   session_lengths=(len(items) for items in sessions.by_user.values())),
+            "users": {"train": len(splits[0]), "valid": len(splits[1]), "test": len(splits[2])},
+            "removed": {
+                "duplicate events": len(raw_events) - len(events),
+                "events of items without metadata": len(events) - len(known),
+                **sessions.removed,
+            },
+            "input": {"review lines parsed": len(raw_events), "meta records used": len(used)},
+            "problems": problems.as_dict(),
+        }
+        stats["seconds"] = round(time.perf_counter() - started, 2)
+        write_stats(staging / f"{name}.stats.json", stats)
+    return stats
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line flags (paper defaults)."""
+    parser = argparse.ArgumentParser(prog="python -m dataset_converters.beauty", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reviews", type=Path, help="reviews_Beauty*.json(.gz) (JSON lines) or ratings_Beauty.csv")
+    parser.add_argument("--meta", type=Path, help="meta_Beauty.json(.gz) (one Python-literal dict per line)")
+    parser.add_argument("--output_dir", type=Path, required=True, help="folder to write (RecBole: data_path/<name>)")
+    parser.add_argument("--name", default="beauty", help="dataset name, the prefix of every file (default beauty)")
+    parser.add_argument("--min_item_freq", type=int, default=5, help="keep items with at least N events (5)")
+    parser.add_argument("--min_user_interactions", type=int, default=6,
+                        help="then keep users with at least N events (6: the paper's 'more than 5')")
+    parser.add_argument("--max_len", type=int, default=50, help="keep the most recent N items of a session (50)")
+    parser.add_argument("--min_session_len", type=int, default=2, help="drop sessions shorter than N (2)")
+    parser.add_argument("--split", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VALID", "TEST"),
+                        help="fractions of USERS per split (0.8 0.1 0.1)")
+    parser.add_argument("--seed", type=int, default=2025, help="seed of the user split (2025)")
+    parser.add_argument("--encoding", default="utf-8", help="encoding of the raw files (utf-8)")
+    parser.add_argument("--strict", action="store_true", help="stop at the first bad input record")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    parser.add_argument("--download", type=Path, metavar="DIR",
+                        help="first fetch the official files into DIR (needs network); used when --reviews/--meta "
+                             "are not given")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        reviews, meta = args.reviews, args.meta
+        if args.download is not None:
+            from dataset_converters.download import download_beauty
+
+            reviews, meta = download_beauty(args.download, reviews, meta)
+        if reviews is None or meta is None:
+            raise ConversionError("--reviews and --meta are required (or --download DIR)")
+        protocol = BeautyProtocol(args.min_item_freq, args.min_user_interactions, args.max_len,
+                                  args.min_session_len, tuple(args.split), args.seed)
+        stats = convert_beauty(reviews, meta, args.output_dir, protocol, args.name, args.encoding, args.strict,
+                               args.overwrite)
+    except (ConversionError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(format_stats(stats))
+    print(f"wrote {args.output_dir} in {stats['seconds']:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

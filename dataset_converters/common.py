@@ -1,0 +1,298 @@
+"""Shared machinery of the converters: problem reporting, streaming readers, atomic output, atomic-file writers, stats.
+
+Every converter reads raw public files, reports each bad record as (file, line, reason), writes RecBole atomic files
+into a temporary folder and only then moves it into place, and writes `<name>.stats.json` in the layout of the
+paper's Table 1.
+"""
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import gzip
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import IO, Iterable, Iterator, Sequence
+
+from tqdm import tqdm
+
+INTER_HEADER = ("session_id:token", "item_id_list:token_seq", "item_id:token")
+_WHITESPACE = re.compile(r"\s+")
+_TOKEN = re.compile(r"^[^\s'\"]+$")
+MAX_EXAMPLES_PER_REASON = 5
+
+csv.field_size_limit(sys.maxsize)
+
+
+class ConversionError(Exception):
+    """Raised for input that cannot be converted (or any bad record under --strict)."""
+
+
+class ProblemLog:
+    """Counts bad input records by reason and keeps the first few (file, line) examples of each.
+
+    With ``strict=True`` the first problem raises :class:`ConversionError` instead.
+    """
+
+    def __init__(self, strict: bool = False) -> None:
+        self.strict = strict
+        self.counts: Counter[str] = Counter()
+        self.examples: dict[str, list[str]] = {}
+
+    def report(self, path: Path | str, line: int, reason: str, detail: str = "") -> None:
+        """Record one bad record at ``path:line``; raise under strict mode."""
+        where = f"{path}:{line}: {reason}" + (f" ({detail})" if detail else "")
+        if self.strict:
+            raise ConversionError(f"{where} [--strict]")
+        self.counts[reason] += 1
+        self.examples.setdefault(reason, [])
+        if len(self.examples[reason]) < MAX_EXAMPLES_PER_REASON:
+            self.examples[reason].append(where)
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """Human-readable report: one line per reason with its count, then its first examples."""
+        if not self.counts:
+            return "no bad input records"
+        lines = [f"{sum(self.counts.values())} bad input records reported:"]
+        for reason, count in self.counts.most_common():
+            lines.append(f"  {count:>9,}  {reason}")
+            lines.extend(f"             e.g. {example}" for example in self.examples[reason])
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        """JSON-ready form: ``{"counts": {reason: n}, "examples": {reason: [...]}}``."""
+        return {"counts": dict(self.counts), "examples": self.examples}
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a plain or gzip-compressed file for binary reading (``.gz`` by name)."""
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def progress(path: Path, desc: str) -> tqdm:
+    """A byte-counting tqdm bar for reading ``path`` (sized by the file on disk)."""
+    return tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=desc, leave=False,
+                disable=None, mininterval=1.0)
+
+
+def iter_raw_lines(path: Path, desc: str = "") -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, raw_bytes)`` per physical line (1-based) with a tqdm bar over the bytes on disk."""
+    with open_binary(path) as handle, progress(path, desc or path.name) as bar:
+        compressed = getattr(handle, "fileobj", None)
+        for number, raw in enumerate(handle, start=1):
+            if number % 65536 == 0:
+                bar.update((compressed.tell() if compressed is not None else handle.tell()) - bar.n)
+            yield number, raw
+
+
+def iter_text_lines(path: Path, encoding: str, problems: ProblemLog, desc: str = "") -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` for each physical line (1-based, newline stripped).
+
+    A line that does not decode with ``encoding`` is reported and skipped.
+    """
+    for number, raw in iter_raw_lines(path, desc):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as error:
+            problems.report(path, number, "undecodable line", f"not valid {encoding}: {error.reason}")
+            continue
+        yield number, text.rstrip("\r\n")
+
+
+def read_csv_header(path: Path, encoding: str) -> list[str]:
+    """The column names on the first line of a CSV file (plain or gzip)."""
+    with open_binary(path) as handle:
+        first = handle.readline().decode(encoding, errors="replace")
+    return [name.strip().lstrip("\ufeff") for name in next(csv.reader([first]), [])]
+
+
+def iter_csv_records(path: Path, header: Sequence[str], encoding: str, problems: ProblemLog,
+                     desc: str = "") -> Iterator[tuple[int, list[str] | None]]:
+    """Stream a comma-separated file with a header, yielding ``(first_line_number, fields)`` per record.
+
+    Quoted fields may span physical lines. The header must start with ``header`` (else :class:`ConversionError`);
+    a record with the wrong field count or with undecodable bytes is reported and yielded as ``None`` (so callers
+    can keep row alignment with another file).
+    """
+    undecodable: set[int] = set()
+
+    def decoded_lines() -> Iterator[str]:
+        for number, raw in iter_raw_lines(path, desc):
+            try:
+                yield raw.decode(encoding)
+            except UnicodeDecodeError:
+                undecodable.add(number)
+                yield raw.decode(encoding, errors="replace")
+
+    reader = csv.reader(decoded_lines())
+    found = next(reader, None)
+    if found is None or [name.lstrip("\ufeff") for name in found[: len(header)]] != list(header):
+        raise ConversionError(f"{path}:1: expected a header starting with {','.join(header)}, found {found!r}")
+    width = len(found)
+    last_line = reader.line_num
+    for record in reader:
+        first_line, last_line = last_line + 1, reader.line_num
+        if not record:
+            continue
+        if undecodable.intersection(range(first_line, last_line + 1)):
+            problems.report(path, first_line, "undecodable line", f"not valid {encoding}")
+            yield first_line, None
+        elif len(record) != width:
+            problems.report(path, first_line, "wrong number of fields", f"expected {width}, got {len(record)}")
+            yield first_line, None
+        else:
+            yield first_line, record
+
+
+def is_token(value: str) -> bool:
+    """True for a usable id: non-empty, without whitespace or quotes (RecBole splits token_seq on spaces)."""
+    return bool(_TOKEN.match(value))
+
+
+def clean_text(value: object) -> str:
+    """One-line text for an atomic file: tabs, newlines and runs of spaces become one space."""
+    if value is None:
+        return ""
+    return _WHITESPACE.sub(" ", str(value)).strip()
+
+
+class InterFileWriter:
+    """Writes a benchmark ``.inter`` file: one sample per row, ``session_id``, the prefix (most recent last), target."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0
+        self.prefix_items = 0
+        self._handle = open(path, "w", encoding="utf-8", newline="")
+        self._handle.write("\t".join(INTER_HEADER) + "\n")
+
+    def write(self, session_id: str, prefix: Sequence[str], target: str) -> None:
+        """Append one sample; ``prefix`` must be non-empty."""
+        self._handle.write(f"{session_id}\t{' '.join(prefix)}\t{target}\n")
+        self.rows += 1
+        self.prefix_items += len(prefix)
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "InterFileWriter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class ItemFileWriter:
+    """Writes a tab-separated ``.item`` file; text is made one-line and CSV-quoted only where it holds a ``"``.
+
+    Readers should use the csv module or pandas (tab delimiter, default quoting) as RecBole itself does.
+    """
+
+    def __init__(self, path: Path, fields: Sequence[tuple[str, str]]) -> None:
+        self.path = path
+        self.names = [name for name, _ in fields]
+        self.rows = 0
+        self._handle = open(path, "w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        self._writer.writerow([f"{name}:{kind}" for name, kind in fields])
+
+    def write(self, values: dict[str, object]) -> None:
+        """Append one item; missing fields are written empty."""
+        self._writer.writerow([clean_text(values.get(name)) for name in self.names])
+        self.rows += 1
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "ItemFileWriter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def check_encoding(encoding: str) -> None:
+    """Fail early on an encoding name Python does not know."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError as error:
+        raise ConversionError(f"unknown encoding {encoding!r} (--encoding)") from error
+
+
+def check_output_dir(output_dir: Path, overwrite: bool) -> None:
+    """Fail early when ``output_dir`` exists and ``overwrite`` is off."""
+    if output_dir.exists() and not overwrite:
+        raise ConversionError(f"output folder {output_dir} already exists; pass --overwrite to replace it")
+
+
+@contextlib.contextmanager
+def atomic_output_dir(output_dir: Path, overwrite: bool) -> Iterator[Path]:
+    """Yield a temporary folder beside ``output_dir``; on success it replaces ``output_dir`` by renames.
+
+    On any exception the temporary folder is removed and ``output_dir`` is left as it was.
+    """
+    check_output_dir(output_dir, overwrite)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.partial-", dir=output_dir.parent))
+    staging.chmod(0o755)
+    try:
+        yield staging
+        check_output_dir(output_dir, overwrite)
+        if output_dir.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.old-", dir=output_dir.parent))
+            os.replace(output_dir, retired / output_dir.name)
+            os.replace(staging, output_dir)
+            shutil.rmtree(retired)
+        else:
+            os.replace(staging, output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def table1_stats(train: InterFileWriter, valid: InterFileWriter, test: InterFileWriter, n_items: int,
+                 session_lengths: Iterable[int]) -> dict:
+    """Table 1 of the paper: sample counts per split, #items and the mean length of the (un-expanded) sessions."""
+    lengths = list(session_lengths)
+    samples = train.rows + valid.rows + test.rows
+    return {
+        "#train": train.rows,
+        "#valid": valid.rows,
+        "#test": test.rows,
+        "#items": n_items,
+        "avg_session_length": round(sum(lengths) / len(lengths), 4) if lengths else 0.0,
+        "#sessions": len(lengths),
+        "avg_prefix_length": round((train.prefix_items + valid.prefix_items + test.prefix_items) / samples, 4)
+        if samples else 0.0,
+    }
+
+
+def write_stats(path: Path, stats: dict) -> None:
+    """Write the stats JSON (sorted keys, indented)."""
+    path.write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def format_stats(stats: dict) -> str:
+    """The Table 1 row and the per-filter removal counts, for printing."""
+    table = stats["table1"]
+    lines = [
+        f"dataset {stats['dataset']}: #train {table['#train']:,}  #valid {table['#valid']:,}  #test {table['#test']:,}"
+        f"  #items {table['#items']:,}  avg session length {table['avg_session_length']:.2f}"
+        f"  (#sessions {table['#sessions']:,}, avg prefix length {table['avg_prefix_length']:.2f})",
+        "removed by each step:",
+    ]
+    lines.extend(f"  {count:>9,}  {step}" for step, count in stats["removed"].items())
+    problems = ProblemLog()
+    problems.counts.update(stats["problems"]["counts"])
+    problems.examples = stats["problems"]["examples"]
+    lines.append(problems.summary())
+    return "\n".join(lines)

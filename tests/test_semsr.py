@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_batch
+from recbole_semsr.model import MODELS
+from recbole_semsr.model import semsr
+from recbole_semsr.model.semsr import SemanticFusion, initialise_from_llm, pca_projection
+from recbole_semsr.quick_start import run
+from recbole_semsr.rerank import reranked_hits
+
+N_ITEMS, LLM_DIM = 10, 6
+
+
+@pytest.fixture
+def llm_table(monkeypatch) -> torch.Tensor:
+    """Fixed 'LLM' vectors served to the Sem models instead of encoding item text."""
+    table = torch.randn(N_ITEMS, LLM_DIM, generator=torch.Generator().manual_seed(1))
+    table[0] = 0
+    monkeypatch.setattr(semsr, "load_item_embeddings", lambda config, dataset: table.clone())
+    return table
+
+
+def test_fusion_equations_against_hand_computation():
+    torch.manual_seed(0)
+    llm = torch.randn(5, 3)
+    fusion = SemanticFusion(llm, base_dim=2, fused_dim=2)
+    readout = fusion.llm_session.readout
+    item_seq, lengths = torch.tensor([[2, 4, 1]]), torch.tensor([3])
+    s_m = torch.tensor([[0.5, -1.0]])
+
+    items = [llm[i] for i in (2, 4, 1)]
+    last = items[-1]
+    c = readout.w_seq.bias
+    raw = [readout.q.weight[0] @ torch.sigmoid(readout.w_last.weight @ last + readout.w_seq.weight @ i_j + c)
+           for i_j in items]
+    alpha = torch.softmax(torch.stack(raw), dim=0)
+    s_prime = sum(a * i_j for a, i_j in zip(alpha, items))
+    s_l = readout.w_out.weight @ torch.cat([s_prime, last])
+    s = fusion.session_projection.weight @ torch.cat([s_m[0], s_l])
+    assert torch.allclose(fusion.session(s_m, item_seq, lengths)[0], s, atol=1e-6)
+
+    i_m = torch.randn(5, 2)
+    w5 = torch.cat([fusion.item_projection_m.weight, fusion.item_projection_l.weight], dim=1)
+    assert torch.allclose(fusion.items(i_m), torch.cat([i_m, llm], dim=1) @ w5.t(), atol=1e-6)
+    ids = torch.tensor([3, 1])
+    assert torch.allclose(fusion.items(i_m[ids], ids), (torch.cat([i_m, llm], dim=1) @ w5.t())[ids], atol=1e-6)
+
+
+def test_llm_table_is_frozen_while_the_id_table_trains(build_model, llm_table):
+    model = build_model(MODELS["SemNISER_F"], n_items=N_ITEMS, embedding_size=4, sem_fused_size=None,
+                        sem_normalize=True, sem_logit_scale=16.0)
+    assert all(p is not model.fusion.llm_table for p in model.parameters())
+    before_llm = model.fusion.llm_table.clone()
+    before_ids = model.base.item_embedding.weight.detach().clone()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    model.calculate_loss(make_batch([[1, 2, 3], [4, 5]], [6, 7])).backward()
+    assert model.fusion.llm_table.grad is None
+    optimizer.step()
+    assert torch.equal(model.fusion.llm_table, before_llm)
+    assert not torch.allclose(model.base.item_embedding.weight, before_ids)
+    assert "fusion.llm_table" not in model.state_dict()
+
+
+def test_semantic_init_starts_from_the_projected_llm_vectors(build_model, llm_table):
+    model = build_model(MODELS["SemNISER_I"], n_items=N_ITEMS, embedding_size=4)
+    weight = model.item_embedding.weight.detach()[1:].double()
+    centred = llm_table[1:].double().numpy() - llm_table[1:].double().numpy().mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    projected = torch.from_numpy(centred @ vt[:4].T)
+    # equal up to one global scale and the sign of each principal axis: compare Gram matrices
+    gram, expected = weight @ weight.t(), projected @ projected.t()
+    assert torch.allclose(gram / gram.norm(), expected / expected.norm(), atol=1e-5)
+
+
+def test_pca_projection_zero_pads_when_asked_for_more_dimensions_than_exist():
+    vectors = torch.randn(3, 5)
+    assert pca_projection(vectors, 6).shape == (3, 6)
+    assert pca_projection(vectors, 6)[:, 3:].abs().max() < 1e-5
+
+
+def test_initialise_from_llm_keeps_the_padding_row():
+    embedding = torch.nn.Embedding(4, 2, padding_idx=0)
+    initialise_from_llm(embedding, torch.randn(4, 3))
+    assert torch.equal(embedding.weight[0], torch.zeros(2))
+
+
+def test_rerank_keeps_the_top_k_set_and_orders_by_the_reranker():
+    scores = torch.tensor([[0.0, 0.9, 0.8, 0.7, 0.1, 0.05]])
+    reranker = torch.tensor([[0.0, 0.1, 0.2, 0.3, 0.9, 0.8]])
+    # top-3 of scores is {1, 2, 3}; reordered by the reranker: 3, 2, 1 (items 4, 5 stay out)
+    assert reranked_hits(scores, reranker, torch.tensor([1]), 3).item() == 3
+    assert reranked_hits(scores, reranker, torch.tensor([3]), 3).item() == 1
+    assert reranked_hits(scores, reranker, torch.tensor([4]), 3).item() == 0
+    generator = torch.Generator().manual_seed(0)
+    scores, reranker = torch.randn(64, 30, generator=generator), torch.randn(64, 30, generator=generator)
+    targets = torch.randint(1, 30, (64,), generator=generator)
+    for k in (1, 5, 20):
+        in_top_k = (scores.topk(k).indices == targets.unsqueeze(1)).any(dim=1)
+        assert torch.equal(reranked_hits(scores, reranker, targets, k) > 0, in_top_k)
+
+
+SEM_MODELS = sorted(name for name in MODELS if name.startswith("Sem"))
+
+
+@pytest.mark.parametrize("model", SEM_MODELS)
+def test_every_registered_sem_model_runs_one_epoch(model, tiny_run_config):
+    result = run(model, "ml-100k", config_dict=tiny_run_config)
+    assert result["epochs"] == 1 and 0 <= result["test_result"]["recall@100"] <= 1
+
+
+def test_plus_variant_keeps_recall_and_moves_mrr(tiny_run_config):
+    niser = run("NISER", "ml-100k", config_dict=tiny_run_config, evaluate_test=False)
+    result = run("SemNISER_F", "ml-100k", config_dict={**tiny_run_config, "rerank_with": niser["checkpoint"]})
+    assert result["model"] == "SemNISER_F+"
+    for k in (20, 100):
+        assert result["test_result"][f"recall@{k}"] == pytest.approx(result["base_test_result"][f"recall@{k}"])
+    assert result["test_result"]["mrr@100"] != result["base_test_result"]["mrr@100"]
