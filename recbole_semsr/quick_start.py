@@ -20,6 +20,7 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
         evaluate_test: bool = True) -> dict[str, Any]:
     """Train `model` on `dataset`, select the best epoch on validation, evaluate it on test.
 
+    With `model_file` set in the config, the saved model is evaluated instead of trained (epochs = 0).
     Returns the result record (see docs/architecture.md): model, dataset, best_valid_result, test_result (None
     when `evaluate_test` is False), seconds_per_epoch, eval_seconds, epochs, checkpoint, config.
     """
@@ -37,7 +38,11 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     recommender = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     logger.info(recommender)
     trainer = SemSRTrainer(config, recommender)
-    _, best_valid_result = trainer.fit(train_data, valid_data, saved=True, show_progress=config["show_progress"])
+    if config["model_file"]:
+        best_valid_result = evaluate_saved_model(trainer, config["model_file"], valid_data)
+    else:
+        _, best_valid_result = trainer.fit(train_data, valid_data, saved=True,
+                                           show_progress=config["show_progress"])
     test_result = (
         trainer.evaluate(test_data, load_best_model=True, show_progress=config["show_progress"])
         if evaluate_test else None
@@ -59,6 +64,12 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     logger.info(f"best valid: {result['best_valid_result']}")
     logger.info(f"test: {result['test_result']}")
     return result
+
+
+def evaluate_saved_model(trainer: SemSRTrainer, model_file: str, valid_data) -> dict:
+    """Evaluate a runner checkpoint on valid instead of training (`model_file`); test then uses it too."""
+    trainer.saved_model_file = str(model_file)
+    return trainer.evaluate(valid_data, load_best_model=True, show_progress=trainer.config["show_progress"])
 
 
 def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, data, valid_data, test_data,

@@ -35,6 +35,8 @@ def test_same_seed_gives_same_metrics_and_checkpoint_loads_weights_only(tiny_run
     checkpoint = torch.load(first["checkpoint"], weights_only=True)
     assert checkpoint["config"]["model"] == "NISER"
     assert "item_embedding.weight" in checkpoint["state_dict"]
+    reloaded = run("NISER", "ml-100k", config_dict={**tiny_run_config, "model_file": first["checkpoint"]})
+    assert reloaded["epochs"] == 0 and reloaded["test_result"] == first["test_result"]
 
 
 def test_a_recbole_core_model_runs_through_the_same_entry_point(tiny_run_config):
