@@ -1,0 +1,141 @@
+"""CLI: `python -m recbole_semsr.llm_rec --dataset=beauty --prompt=fs --backend=hf --model_path=DIR [--subset=N]`.
+
+Writes the runner's result JSON (model, dataset, test_result {recall@20, mrr@20, recall@100, mrr@100}, config, ...).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from dataset_converters.prepare import ensure_dataset
+from recbole_semsr.llm_rec.backends import CachedGenerator, GenerationCache, make_backend
+from recbole_semsr.llm_rec.data import most_recent, read_item_texts, read_sessions
+from recbole_semsr.embeddings.encoders import get_encoder
+from recbole_semsr.llm_rec.evaluate import DEFAULT_TOPK, RunStats, evaluate_llm, result_record, write_json
+from recbole_semsr.llm_rec.prompts import PromptTemplate, add_rationales, draw_examples, load_template
+from recbole_semsr.llm_rec.retrieval import build_index
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line options (RecBole style: --key=value)."""
+    parser = argparse.ArgumentParser(prog="python -m recbole_semsr.llm_rec", description=__doc__.splitlines()[0])
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", required=True, help="dataset name, e.g. beauty (files <data_path>/<dataset>/)")
+    data.add_argument("--data_path", default="dataset", help="folder holding <dataset>/<dataset>.*.inter/.item")
+    data.add_argument("--raw_data_path", default=None, help="raw files to convert when the atomic files are missing")
+    data.add_argument("--split", default="test", choices=("test", "valid", "recent"),
+                      help="samples to evaluate (recent: <dataset>.recent.inter, the Amazon-M2 LLM subset)")
+    data.add_argument("--subset", type=int, default=None,
+                      help="evaluate only the N most recent samples (by timestamp if present, else the last N rows)")
+    data.add_argument("--text_field", default="title", help=".item column shown to the LLM and indexed")
+    prompt = parser.add_argument_group("prompt")
+    prompt.add_argument("--prompt", default="fs", help="fs | zcot | fscot | path to a template YAML")
+    prompt.add_argument("--n_examples", type=int, default=None, help="few-shot examples (template default)")
+    prompt.add_argument("--max_session_items", type=int, default=20, help="most recent session titles shown")
+    prompt.add_argument("--seed", type=int, default=2025, help="seed of the few-shot example draw and sampling")
+    llm = parser.add_argument_group("LLM backend")
+    llm.add_argument("--backend", default="hf", choices=("hf", "openai"))
+    llm.add_argument("--model_path", default=None, help="hf: local model directory")
+    llm.add_argument("--model", default=None, help="openai: model name sent to the endpoint")
+    llm.add_argument("--base_url", default="http://127.0.0.1:8000/v1", help="openai: endpoint up to /v1")
+    llm.add_argument("--api_key_env", default="OPENAI_API_KEY", help="openai: environment variable with the key")
+    llm.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    llm.add_argument("--batch_size", type=int, default=8, help="hf: prompts per generate() call")
+    llm.add_argument("--concurrency", type=int, default=4, help="openai: parallel requests")
+    llm.add_argument("--timeout", type=float, default=120.0, help="openai: seconds per request")
+    llm.add_argument("--max_retries", type=int, default=3, help="openai: retries after a timeout or 429/5xx")
+    retrieval = parser.add_argument_group("retrieval")
+    retrieval.add_argument("--encoder", default="minilm", help="text encoder name (recbole_semsr.embeddings)")
+    retrieval.add_argument("--encoder_path", default=None, help="local encoder model directory")
+    retrieval.add_argument("--index", default="chroma", choices=("chroma", "exact"))
+    retrieval.add_argument("--exclude_session_items", action="store_true", help="never recommend a session's items")
+    retrieval.add_argument("--topk", default=",".join(map(str, DEFAULT_TOPK)), help="comma-separated K values")
+    output = parser.add_argument_group("output")
+    output.add_argument("--cache_dir", default="saved/llm_rec", help="generation cache, item vectors, Chroma")
+    output.add_argument("--result_file", default=None, help="write the result JSON here")
+    output.add_argument("--predictions_file", default=None, help="write each sample's generation and top-10 (JSONL)")
+    return parser.parse_args(argv)
+
+
+def backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Constructor options of the chosen backend; a missing model is a usage error."""
+    if args.backend == "hf":
+        if not args.model_path:
+            raise SystemExit("--backend=hf needs --model_path=<local Hugging Face model directory>")
+        return {"model_path": args.model_path, "batch_size": args.batch_size, "temperature": args.temperature,
+                "seed": args.seed}
+    if not args.model:
+        raise SystemExit("--backend=openai needs --model=<name the endpoint serves>")
+    return {"base_url": args.base_url, "model": args.model, "api_key": os.environ.get(args.api_key_env),
+            "temperature": args.temperature, "timeout": args.timeout, "max_retries": args.max_retries,
+            "concurrency": args.concurrency}
+
+
+def dataset_files(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    """(train .inter, evaluated split .inter, .item), converting raw files first when the converters can."""
+    raw = Path(args.raw_data_path) if args.raw_data_path else None
+    ensure_dataset(args.dataset, Path(args.data_path), raw)
+    folder = Path(args.data_path) / args.dataset
+    name = args.dataset
+    return folder / f"{name}.train.inter", folder / f"{name}.{args.split}.inter", folder / f"{name}.item"
+
+
+def prompt_template(args: argparse.Namespace) -> tuple[PromptTemplate, int]:
+    """The template and the number of few-shot examples (template default unless --n_examples)."""
+    template = load_template(args.prompt)
+    n_examples = template.n_examples if args.n_examples is None else args.n_examples
+    if n_examples and not template.example:
+        raise SystemExit(f"--n_examples={n_examples}: template {args.prompt!r} has no 'example' format for examples")
+    return template, n_examples
+
+
+def write_outputs(args: argparse.Namespace, record: dict[str, Any], stats: RunStats) -> None:
+    """Print a summary; write the result JSON and the per-sample predictions when asked."""
+    summary = {"model": record["model"], "dataset": record["dataset"], "test_result": record["test_result"],
+               **record["llm_stats"], "few_shot_examples": len(record["llm_stats"]["few_shot_examples"])}
+    print(json.dumps(summary, indent=2))
+    if args.result_file:
+        write_json(Path(args.result_file), record)
+    if args.predictions_file:
+        Path(args.predictions_file).write_text(
+            "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in stats.predictions), encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run one LLM-as-recommender evaluation and return (and optionally write) its result record."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    topk = tuple(int(k) for k in args.topk.split(","))
+    template, n_examples = prompt_template(args)
+    options = backend_options(args)
+    train_file, eval_file, item_file = dataset_files(args)
+    titles = read_item_texts(item_file, args.text_field)
+    samples = most_recent(read_sessions(eval_file), args.subset)
+    train = read_sessions(train_file) if n_examples else []
+    cache_dir = Path(args.cache_dir)
+    backend = make_backend(args.backend, **options)
+    generate = CachedGenerator(backend, GenerationCache(cache_dir / "generations" / f"{args.dataset}.jsonl"))
+    examples = add_rationales(draw_examples(train, titles, n_examples, args.seed, args.max_session_items),
+                              template, generate)
+    encoder = get_encoder(args.encoder, args.encoder_path)
+    item_ids = list(titles)
+    index = build_index(args.index, item_ids, [titles[i] for i in item_ids], encoder,
+                        f"{args.encoder}:{args.encoder_path or ''}", cache_dir, args.dataset)
+    start = time.perf_counter()
+    metrics, stats = evaluate_llm(samples, titles, template, examples, generate, index, encoder, topk,
+                                  args.max_session_items, args.exclude_session_items,
+                                  keep_predictions=bool(args.predictions_file))
+    config = {**vars(args), "n_examples": n_examples, "backend_calls": generate.calls, "cache_hits": generate.hits,
+              "backend_params": backend.params(), "model_id": backend.model}
+    record = result_record(template.label, args.dataset, metrics, stats, time.perf_counter() - start, config, examples)
+    write_outputs(args, record, stats)
+    return record
+
+
+if __name__ == "__main__":
+    main()
