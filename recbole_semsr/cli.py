@@ -6,6 +6,7 @@ import sys
 
 from recbole_semsr.config import parse_config_value
 from recbole_semsr.quick_start import run, write_result
+from recbole_semsr.tuning import add_tuning_arguments, tune_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", "-d", required=True, help="e.g. ml-100k, beauty, kdd_m2_uk")
     parser.add_argument("--config_files", nargs="*", default=None, help="extra YAML files, applied in order")
     parser.add_argument("--result_file", default=None, help="write the result record as JSON here")
+    add_tuning_arguments(parser)
     return parser
 
 
@@ -33,6 +35,8 @@ def parse_overrides(extra: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     args, extra = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    if args.params_file:
+        return tune_from_args(args, args.config_files, parse_overrides(extra))
     result = run(args.model, args.dataset, args.config_files, parse_overrides(extra))
     print(f"{result['model']} on {result['dataset']}: best valid {result['best_valid_result']}")
     print(f"test {result['test_result']}  ({result['seconds_per_epoch']:.1f} s/epoch, {result['epochs']} epochs)")

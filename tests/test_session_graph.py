@@ -1,6 +1,6 @@
 import torch
 
-from recbole_semsr.data.session_graph import build_session_graph, trim_padding
+from recbole_semsr.data.session_graph import build_packed_graph, build_session_graph, trim_padding
 
 
 def reference_graph(items: list[int]) -> tuple[list[int], list[int], torch.Tensor, torch.Tensor]:
@@ -57,3 +57,30 @@ def test_batch_matches_per_session_reference():
 def test_trim_padding_keeps_the_longest_session():
     seq = torch.tensor([[1, 2, 0, 0], [3, 0, 0, 0]])
     assert trim_padding(seq, torch.tensor([2, 1])).tolist() == [[1, 2], [3, 0]]
+
+
+def test_packed_graph_propagates_exactly_as_the_dense_graph():
+    generator = torch.Generator().manual_seed(1)
+    lengths = torch.tensor([1, 2, 5, 8, 8, 3])
+    seq = torch.randint(1, 6, (6, 8), generator=generator)
+    seq[torch.arange(8) >= lengths.unsqueeze(1)] = 0
+    dense, packed = build_session_graph(seq, lengths), build_packed_graph(seq, lengths)
+    assert packed.nodes.tolist() == dense.nodes[dense.node_mask].tolist()
+    features = torch.randn(len(packed.nodes), 3, generator=generator)
+    dense_features = torch.zeros(6, 8, 3)
+    dense_features[dense.node_mask] = features
+    dense_in, dense_out = dense.propagate(dense_features, dense_features)
+    packed_in, packed_out = packed.propagate(features, features)
+    assert torch.allclose(dense_in[dense.node_mask], packed_in, atol=1e-6)
+    assert torch.allclose(dense_out[dense.node_mask], packed_out, atol=1e-6)
+    valid = torch.arange(8) < lengths.unsqueeze(1)
+    assert torch.equal(packed.nodes[packed.alias][valid], seq[valid])
+
+
+def test_packed_graph_of_1_2_1_3():
+    graph = build_packed_graph(torch.tensor([[1, 2, 1, 3], [5, 5, 0, 0]]), torch.tensor([4, 2]))
+    assert graph.nodes.tolist() == [1, 2, 3, 5]
+    assert graph.alias.tolist() == [[0, 1, 0, 2], [3, 3, 0, 0]]
+    edges = sorted(zip(graph.source.tolist(), graph.target.tolist(), graph.out_weight.tolist(),
+                       graph.in_weight.tolist()))
+    assert edges == [(0, 1, 0.5, 1.0), (0, 2, 0.5, 1.0), (1, 0, 1.0, 1.0), (3, 3, 1.0, 1.0)]

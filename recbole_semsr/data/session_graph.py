@@ -23,6 +23,36 @@ class SessionGraph:
     a_out: torch.Tensor
     node_mask: torch.Tensor
 
+    def propagate(self, to_successors: torch.Tensor, to_predecessors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Degree-normalised sums over incoming and outgoing edges of node features [B, N, d]."""
+        return self.a_in @ to_successors, self.a_out @ to_predecessors
+
+
+@dataclass
+class PackedSessionGraph:
+    """The graphs of a batch as one disjoint graph over the T distinct (session, item) nodes, with an edge list.
+
+    nodes:  [T] item id of each node (sessions one after another, items ascending within a session)
+    alias:  [B, L] node index (into `nodes`) of each sequence position; 0 at padding positions
+    source, target: [E] the distinct directed edges u -> v
+    in_weight, out_weight: [E] 1 / in-degree(v) and 1 / out-degree(u)
+    """
+
+    nodes: torch.Tensor
+    alias: torch.Tensor
+    source: torch.Tensor
+    target: torch.Tensor
+    in_weight: torch.Tensor
+    out_weight: torch.Tensor
+
+    def propagate(self, to_successors: torch.Tensor, to_predecessors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Degree-normalised sums over incoming and outgoing edges of node features [T, d] (as SessionGraph)."""
+        incoming = torch.zeros_like(to_successors).index_add_(
+            0, self.target, to_successors[self.source] * self.in_weight.unsqueeze(1))
+        outgoing = torch.zeros_like(to_predecessors).index_add_(
+            0, self.source, to_predecessors[self.target] * self.out_weight.unsqueeze(1))
+        return incoming, outgoing
+
 
 def trim_padding(item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
     """Drop the padding columns that no session of the batch uses."""
@@ -34,6 +64,37 @@ def position_mask(item_seq_len: torch.Tensor, length: int) -> torch.Tensor:
     return torch.arange(length, device=item_seq_len.device) < item_seq_len.unsqueeze(1)
 
 
+def _sorted_nodes(item_seq: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Per row: items sorted with padding last, the node index of each sorted slot, and the sort order."""
+    pad_key = torch.iinfo(item_seq.dtype).max
+    sorted_key, order = torch.where(valid, item_seq, pad_key).sort(dim=1)
+    starts_new_node = torch.ones_like(valid)
+    starts_new_node[:, 1:] = sorted_key[:, 1:] != sorted_key[:, :-1]
+    return sorted_key, starts_new_node, starts_new_node.long().cumsum(dim=1) - 1, order, sorted_key != pad_key
+
+
+def build_packed_graph(item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> PackedSessionGraph:
+    """The same graphs as `build_session_graph`, packed: work then scales with the distinct items, not B x L."""
+    batch_size, length = item_seq.shape
+    valid = position_mask(item_seq_len, length)
+    sorted_key, starts_new_node, node_of_sorted, order, is_item = _sorted_nodes(item_seq, valid)
+    node_starts = starts_new_node & is_item
+    offsets = node_starts.sum(dim=1).cumsum(dim=0) - node_starts.sum(dim=1)
+    alias = torch.empty_like(item_seq).scatter_(1, order, node_of_sorted + offsets.unsqueeze(1))
+    alias = torch.where(valid, alias, 0)
+
+    has_edge = valid[:, 1:]
+    n_nodes = int(node_starts.sum())
+    pairs = torch.unique(alias[:, :-1][has_edge] * n_nodes + alias[:, 1:][has_edge])
+    source, target = pairs // n_nodes, pairs % n_nodes
+    out_degree = torch.bincount(source, minlength=n_nodes).float()
+    in_degree = torch.bincount(target, minlength=n_nodes).float()
+    return PackedSessionGraph(
+        nodes=sorted_key[node_starts], alias=alias, source=source, target=target,
+        in_weight=1.0 / in_degree[target], out_weight=1.0 / out_degree[source],
+    )
+
+
 def build_session_graph(item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> SessionGraph:
     """Session graph of each row of `item_seq` (items left-aligned, padded with 0 after `item_seq_len`).
 
@@ -42,15 +103,9 @@ def build_session_graph(item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> S
     """
     batch_size, length = item_seq.shape
     valid = position_mask(item_seq_len, length)
-    pad_key = torch.iinfo(item_seq.dtype).max
-    sorted_key, order = torch.where(valid, item_seq, pad_key).sort(dim=1)
-
-    starts_new_node = torch.ones_like(valid)
-    starts_new_node[:, 1:] = sorted_key[:, 1:] != sorted_key[:, :-1]
-    node_of_sorted = starts_new_node.long().cumsum(dim=1) - 1
+    sorted_key, _, node_of_sorted, order, is_item = _sorted_nodes(item_seq, valid)
 
     alias = torch.empty_like(item_seq).scatter_(1, order, node_of_sorted)
-    is_item = sorted_key != pad_key
     nodes = torch.zeros_like(item_seq).scatter_(1, node_of_sorted, torch.where(is_item, sorted_key, 0))
     node_mask = torch.zeros_like(valid).scatter_(1, node_of_sorted, is_item)
 

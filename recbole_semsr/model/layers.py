@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from recbole_semsr.data.session_graph import PackedSessionGraph, SessionGraph
+
 
 class GatedGraphCell(nn.Module):
     """One step of SR-GNN's gated graph network on dense degree-normalised adjacency (Li et al. 2016; Wu et al. 2019)."""
@@ -15,9 +17,11 @@ class GatedGraphCell(nn.Module):
         self.input_gates = nn.Linear(2 * dim, 3 * dim)
         self.hidden_gates = nn.Linear(dim, 3 * dim)
 
-    def forward(self, hidden: torch.Tensor, a_in: torch.Tensor, a_out: torch.Tensor) -> torch.Tensor:
-        """hidden [B, N, d], a_in/a_out [B, N, N] -> new hidden [B, N, d] (GRU update of aggregated neighbours)."""
-        messages = torch.cat([a_in @ self.edge_in(hidden), a_out @ self.edge_out(hidden)], dim=-1)
+    def forward(self, hidden: torch.Tensor, graph: SessionGraph | PackedSessionGraph) -> torch.Tensor:
+        """Node states ([B, N, d] for a SessionGraph, [T, d] for a packed one) -> the next states (GRU update of
+        the degree-normalised sums over incoming and outgoing edges)."""
+        incoming, outgoing = graph.propagate(self.edge_in(hidden), self.edge_out(hidden))
+        messages = torch.cat([incoming, outgoing], dim=-1)
         in_reset, in_update, in_new = self.input_gates(messages).chunk(3, dim=-1)
         h_reset, h_update, h_new = self.hidden_gates(hidden).chunk(3, dim=-1)
         reset = torch.sigmoid(in_reset + h_reset)

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recbole_semsr.data.session_graph import build_session_graph, position_mask, trim_padding
+from recbole_semsr.data.session_graph import build_packed_graph, position_mask, trim_padding
 from recbole_semsr.model.base import SessionModel
 from recbole_semsr.model.layers import GatedGraphCell, SoftAttentionReadout, gather_last
 
@@ -39,11 +39,11 @@ class NISER(SessionModel):
     def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         """L2-normalised session vector [B, d]."""
         item_seq = trim_padding(item_seq, item_seq_len)
-        graph = build_session_graph(item_seq, item_seq_len)
+        graph = build_packed_graph(item_seq, item_seq_len)
         hidden = self.item_dropout(F.normalize(self.item_embedding(graph.nodes), dim=-1))
         for _ in range(self.step):
-            hidden = self.gnn(hidden, graph.a_in, graph.a_out)
-        seq_hidden = hidden.gather(1, graph.alias.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
+            hidden = self.gnn(hidden, graph)
+        seq_hidden = hidden[graph.alias]
         seq_hidden = seq_hidden + self.position_embedding.weight[: item_seq.size(1)]
         last = gather_last(seq_hidden, item_seq_len)
         session = self.readout(seq_hidden, last, position_mask(item_seq_len, item_seq.size(1)))

@@ -1,0 +1,92 @@
+"""python -m recbole_semsr.benchmark --models=NISER,NARM --datasets=beauty --seeds=3 --output=DIR [--epochs=5 ...]
+
+Runs every model on every dataset for each seed (skipping runs already in ``<output>/runs``), then writes
+``<output>/report.md``, ``report.csv`` and ``recall_at_k_<dataset>.png``. Any other ``--key=value`` is a RecBole
+config override applied to every run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+from recbole_semsr.benchmark.report import write_report
+from recbole_semsr.benchmark.runner import run_benchmark, seed_list
+from recbole_semsr.benchmark.store import ResultsStore, load_result_files
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m recbole_semsr.benchmark", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--models", type=_names, default=[], help="comma-separated, e.g. NISER,MSGAT,NARM,SRGNN")
+    parser.add_argument("--datasets", type=_names, default=[], help="comma-separated, e.g. beauty,kdd_m2_uk")
+    parser.add_argument("--seeds", type=int, default=1, help="number of seeds per (model, dataset)")
+    parser.add_argument("--base_seed", type=int, default=2025, help="seeds are base_seed, base_seed+1, ...")
+    parser.add_argument("--output", required=True, help="folder of the results store and the report")
+    parser.add_argument("--config_files", nargs="*", default=None, help="extra YAML files for every run")
+    parser.add_argument("--extra_results", nargs="*", default=[], help="more result JSONs for the table (e.g. LLM)")
+    parser.add_argument("--plot_models", type=_names, default=None, help="models in the Recall@K plot (default all)")
+    parser.add_argument("--report_only", action="store_true", help="only rebuild the report from stored results")
+    return parser
+
+
+def describe_machine() -> str:
+    """CPU count, platform and the GPU torch sees (if any), for the report header."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.platform()}, {os.cpu_count()} CPUs, {gpu}, torch {torch.get_num_threads()} threads"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write the report; exit status 1 when a run failed or an input was skipped."""
+    from recbole_semsr.cli import parse_overrides
+
+    argv = sys.argv[1:] if argv is None else argv
+    args, extra = build_parser().parse_known_args(argv)
+    store = ResultsStore(args.output)
+    command = f"python -m recbole_semsr.benchmark {shlex.join(argv)}"
+    machine = describe_machine()
+    failures: list[str] = []
+    if not args.report_only:
+        if not args.models or not args.datasets:
+            raise SystemExit("--models and --datasets are required (or --report_only)")
+        summary = run_benchmark(args.models, args.datasets, seed_list(args.seeds, args.base_seed), store,
+                                config_file_list=args.config_files, config_dict=parse_overrides(extra),
+                                provenance={"benchmark_command": command, "machine": machine})
+        print(f"{summary.ran} runs done, {summary.skipped} already stored, {len(summary.failures)} failed")
+        failures = summary.failures
+    stored = store.load()
+    extra_loaded = load_result_files([Path(path) for path in args.extra_results])
+    records = stored.records + extra_loaded.records
+    if not records:
+        raise SystemExit(f"no result records in {store.runs_dir} or --extra_results")
+    files = write_report(records, args.output, args.models, args.plot_models, report_header(command, machine, records))
+    skipped = stored.skipped + extra_loaded.skipped
+    for line in [*failures, *skipped, *files.notes]:
+        print(f"note: {line}")
+    print(files.markdown.read_text(encoding="utf-8"))
+    print(f"wrote {files.markdown}, {files.csv}" + "".join(f", {plot}" for plot in files.plots))
+    return 1 if failures or skipped else 0
+
+
+def report_header(command: str, machine: str, records: list[dict]) -> str:
+    """Title, the command that wrote the report, and the command and machine behind each group of runs."""
+    producers: dict[tuple[str, str], int] = {}
+    for record in records:
+        key = (record.get("benchmark_command", "(not recorded)"), record.get("machine", "-"))
+        producers[key] = producers.get(key, 0) + 1
+    lines = ["# Benchmark", "", f"Report written by: `{command}` on {machine}", "", "Runs produced by:"]
+    lines += [f"- {count} run(s): `{run_command}` on {run_machine}"
+              for (run_command, run_machine), count in producers.items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

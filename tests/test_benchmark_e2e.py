@@ -1,0 +1,28 @@
+"""End to end: the benchmark CLI trains RecBole's GRU4Rec for 1 epoch on tiny ml-100k and writes the report."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from recbole_semsr.benchmark.__main__ import main
+
+
+def test_benchmark_cli_on_tiny_ml100k(tiny_run_config: dict, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    output = tmp_path / "bench"
+    overrides = [f"--{key}={value}" for key, value in tiny_run_config.items()]
+    argv = ["--models=GRU4Rec", "--datasets=ml-100k", "--seeds=1", f"--output={output}", *overrides]
+
+    assert main(argv) == 0
+    stored = json.loads((output / "runs" / "ml-100k" / "GRU4Rec" / "seed2025.json").read_text())
+    assert stored["seed"] == 2025 and stored["config"]["seed"] == 2025 and stored["epochs"] == 1
+    assert stored["benchmark_command"].startswith("python -m recbole_semsr.benchmark --models=GRU4Rec ")
+    assert all(0.0 <= stored["test_result"][f"recall@{k}"] <= 1.0 for k in (20, 50, 100, 200, 300, 400, 500))
+    row = next(line for line in (output / "report.md").read_text().splitlines() if line.startswith("| GRU4Rec |"))
+    assert row.startswith(f"| GRU4Rec | **{100 * stored['test_result']['recall@20']:.2f}** |")
+    assert (output / "recall_at_k_ml-100k.png").is_file()
+
+    assert main(argv) == 0
+    assert "0 runs done, 1 already stored, 0 failed" in capsys.readouterr().out

@@ -1,0 +1,26 @@
+"""End to end: a 2-trial learning-rate grid through Ray Tune and the real quick_start.run (1 epoch, tiny ml-100k)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from recbole_semsr.tuning.params import parse_params_text
+from recbole_semsr.tuning.ray_search import TuneOptions, quick_start_objective, tune_hyperparameters
+
+
+def test_learning_rate_grid_on_tiny_ml100k(tiny_run_config: dict, tmp_path: Path) -> None:
+    specs = parse_params_text("learning_rate choice [0.01,0.001]\n")
+    objective = quick_start_objective("GRU4Rec", "ml-100k", config_dict=tiny_run_config, threads=1)
+    options = TuneOptions(num_cpus=2, gpus_per_trial=0, storage_path=str(tmp_path / "ray"),
+                          output=str(tmp_path / "tuning.json"))
+
+    report = tune_hyperparameters(specs, objective, options)
+
+    trials = report["trials"]
+    assert [trial["status"] for trial in trials] == ["ok", "ok"], [trial["error"] for trial in trials]
+    assert [trial["params"]["learning_rate"] for trial in trials] == [0.01, 0.001]
+    assert all(0.0 <= trial["valid"]["recall@100"] <= 1.0 for trial in trials)
+    best = max(trials, key=lambda trial: trial["valid"]["recall@100"])
+    assert report["best_params"] == best["params"]
+    assert report["final_result"]["config"]["learning_rate"] == best["params"]["learning_rate"]
+    assert set(report["test_result"]) >= {"recall@20", "mrr@20", "recall@100", "mrr@100"}
+    assert (tmp_path / "tuning.json").is_file()
