@@ -58,6 +58,24 @@ def test_interrupted_benchmark_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert BENCHMARK_TOPK == [20, 50, 100, 200, 300, 400, 500]
 
 
+def test_plus_variant_reranks_the_stored_runs_of_the_same_seed(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    stub = StubRun()
+
+    def run_with_checkpoints(model: str, dataset: str, **kwargs: Any) -> dict[str, Any]:
+        record = stub(model, dataset, **kwargs)
+        return {**record, "checkpoint": f"{model}-{kwargs['config_dict']['seed']}.pth"}
+
+    summary = run_benchmark(["SemNISER_F+", "NISER", "SemNISER_F", "SemNISER_F+"], ["beauty"], [7], store,
+                            run_fn=run_with_checkpoints, log=lambda _: None)
+    assert summary.failures == ["beauty SemNISER_F+ seed 7: ValueError: SemNISER_F+ needs stored runs of SemNISER_F "
+                                "and NISER for seed 7: list them before it"]
+    model, _, config = stub.calls[-1]
+    assert model == "SemNISER_F"
+    assert (config["model_file"], config["rerank_with"]) == ("SemNISER_F-7.pth", "NISER-7.pth")
+    assert store.has("SemNISER_F+", "beauty", 7)
+
+
 def test_bad_result_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     good = tmp_path / "llm.json"
     good.write_text(json.dumps({"model": "FS-LLM", "dataset": "beauty", "test_result": {"recall@20": 0.07}}))

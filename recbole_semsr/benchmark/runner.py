@@ -34,6 +34,23 @@ def seed_list(count: int, base_seed: int = 2025) -> list[int]:
     return [base_seed + offset for offset in range(count)]
 
 
+RERANKER = "NISER"
+"""The model whose scores reorder the top-K lists of a "+" variant (the paper's choice)."""
+
+
+def plus_variant(model: str, dataset: str, seed: int, store: ResultsStore) -> tuple[str, dict[str, Any]]:
+    """For `X+`: evaluate the stored run of X with its top-K lists re-ranked by the stored NISER run of the same
+    seed (no training); both must be listed before `X+`. Any other name: (name, {})."""
+    if not model.endswith("+"):
+        return model, {}
+    base = model[:-1]
+    needed = {name: store.get(name, dataset, seed) for name in (base, RERANKER)}
+    missing = [name for name, record in needed.items() if record is None]
+    if missing:
+        raise ValueError(f"{model} needs stored runs of {' and '.join(missing)} for seed {seed}: list them before it")
+    return base, {"model_file": needed[base]["checkpoint"], "rerank_with": needed[RERANKER]["checkpoint"]}
+
+
 def run_benchmark(
     models: list[str],
     datasets: list[str],
@@ -62,8 +79,9 @@ def run_benchmark(
                 log(f"running {label}")
                 merged = {**DEFAULT_BENCHMARK_CONFIG, **(config_dict or {}), "seed": seed}
                 try:
-                    record = run_fn(model, dataset, config_file_list=config_file_list, config_dict=merged,
-                                    evaluate_test=True)
+                    run_model, rerank = plus_variant(model, dataset, seed, store)
+                    record = run_fn(run_model, dataset, config_file_list=config_file_list,
+                                    config_dict={**merged, **rerank}, evaluate_test=True)
                 except Exception as error:  # noqa: BLE001 - one failing run must not stop the benchmark
                     summary.failures.append(f"{label}: {type(error).__name__}: {error}")
                     log(f"FAILED {label}\n{traceback.format_exc()}")

@@ -33,6 +33,11 @@ class ResultsStore:
     def has(self, model: str, dataset: str, seed: int) -> bool:
         return self.path_for(model, dataset, seed).is_file()
 
+    def get(self, model: str, dataset: str, seed: int) -> dict[str, Any] | None:
+        """The stored record of one run, or None."""
+        path = self.path_for(model, dataset, seed)
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
     def save(self, record: dict[str, Any], model: str, dataset: str, seed: int) -> Path:
         """Write atomically (temporary file, then rename), so an interrupted run never leaves a half file."""
         path = self.path_for(model, dataset, seed)
