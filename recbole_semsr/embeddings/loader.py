@@ -1,0 +1,149 @@
+"""`load_item_embeddings(config, dataset)`: the frozen LLM item table `I_l` (paper §3.3.1) aligned to RecBole ids.
+
+Vectors come from `sem_embedding_file` (a user-supplied `.itememb` file) when set, otherwise from the encoder
+cache, encoding the dataset's `.item` file with `sem_encoder` first when no cached file matches.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recbole_semsr.embeddings.encoders import EncoderSpec, build_encoder, encoder_spec
+from recbole_semsr.embeddings.errors import EmbeddingDimensionError, MissingItemsError
+from recbole_semsr.embeddings.item_file import ItemTable, read_item_file
+from recbole_semsr.embeddings.item_text import ItemTextTemplate, config_value, count_empty, render_item_texts
+from recbole_semsr.embeddings.store import (
+    EmbeddingStore,
+    StoredEmbeddings,
+    fingerprint,
+    read_itememb,
+    validate_vectors,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "sem_encoder": "minilm",
+    "sem_model_path": None,
+    "sem_encoder_options": {},
+    "sem_embedding_dir": "saved/sem_embeddings",
+    "sem_embedding_file": None,
+    "sem_embedding_size": None,
+    "sem_batch_size": 64,
+}
+
+
+def setting(config: Any, key: str) -> Any:
+    """A `sem_*` setting from `config`, falling back to `DEFAULTS`."""
+    return config_value(config, key, DEFAULTS.get(key))
+
+
+def item_file_path(config: Any) -> Path:
+    """`<data_path>/<dataset>.item` (RecBole's resolved `data_path` already ends in the dataset folder)."""
+    return Path(config["data_path"]) / f"{config['dataset']}.item"
+
+
+def read_item_texts(config: Any) -> tuple[ItemTable, ItemTextTemplate, list[str]]:
+    """The dataset's `.item` file, the configured template, and every item's text in file order."""
+    table = read_item_file(
+        item_file_path(config),
+        item_field=config_value(config, "ITEM_ID_FIELD", "item_id"),
+        field_separator=config_value(config, "field_separator", "\t"),
+        seq_separator=config_value(config, "seq_separator", " "),
+        encoding=config_value(config, "encoding", "utf-8"),
+    )
+    template = ItemTextTemplate.from_config(config)
+    texts = render_item_texts(table, template)
+    empty = count_empty(texts)
+    if empty:
+        logger.warning(f"{empty} of {len(texts)} items of {table.path} have no field used by the text template; "
+                       "they are encoded from an empty text")
+    return table, template, texts
+
+
+def configured_encoder(config: Any) -> EncoderSpec:
+    """`sem_encoder`, `sem_model_path` and `sem_encoder_options` as a validated spec (nothing loaded)."""
+    options = setting(config, "sem_encoder_options")
+    if not isinstance(options, dict):
+        raise ValueError(f"sem_encoder_options must be a mapping such as {{'pooling': 'cls'}}, got {options!r}")
+    return encoder_spec(setting(config, "sem_encoder"), setting(config, "sem_model_path"), **options)
+
+
+def encode_texts(spec: EncoderSpec, texts: list[str], batch_size: int, show_progress: bool) -> tuple[np.ndarray, dict]:
+    """Load the encoder, encode `texts`, and return the vectors with device and speed facts for the cache index."""
+    encoder = build_encoder(spec)
+    started = time.perf_counter()
+    vectors = encoder.encode(texts, batch_size=batch_size, show_progress=show_progress)
+    seconds = time.perf_counter() - started
+    return vectors, {
+        "device": encoder.device,
+        "fp16": encoder.fp16,
+        "encode_seconds": round(seconds, 3),
+        "items_per_second": round(len(texts) / seconds, 1) if seconds > 0 else None,
+    }
+
+
+def item_embeddings_for_config(config: Any, force: bool = False, show_progress: bool = True) -> StoredEmbeddings:
+    """Vectors for every item of the dataset's `.item` file: the cached file when its fingerprint matches
+    (unless `force`), otherwise freshly encoded with the configured encoder and cached."""
+    table, template, texts = read_item_texts(config)
+    spec = configured_encoder(config)
+    digest = fingerprint(spec.describe(), template.describe(), table.tokens, texts)
+    store = EmbeddingStore(setting(config, "sem_embedding_dir"))
+    cached = None if force else store.load(config["dataset"], spec.name, digest)
+    if cached is not None:
+        logger.info(f"reusing cached item vectors {cached.source}")
+        return cached
+    vectors, facts = encode_texts(spec, texts, int(setting(config, "sem_batch_size")), show_progress)
+    meta = {"dataset": config["dataset"], "item_file": str(table.path), "encoder": spec.describe(),
+            "template": template.describe(), **facts}
+    return store.save(config["dataset"], spec.name, digest, table.tokens, vectors, meta)
+
+
+def align_to_item_ids(stored: StoredEmbeddings, token2id: dict[str, int], item_num: int,
+                      expected_dim: int | None = None) -> np.ndarray:
+    """[item_num, d] matrix whose row i is the vector of the item RecBole numbers i; row 0 (padding) is zeros.
+
+    Raises `EmbeddingDimensionError` when d differs from `expected_dim`, `MissingItemsError` when a dataset
+    item has no vector (plus the checks of `validate_vectors`).
+    """
+    validate_vectors(stored.item_ids, stored.vectors, stored.source)
+    dim = stored.vectors.shape[1]
+    if expected_dim is not None and dim != expected_dim:
+        raise EmbeddingDimensionError(f"{stored.source}: vectors have {dim} dimensions, sem_embedding_size is "
+                                      f"{expected_dim}")
+    row_of = {item_id: row for row, item_id in enumerate(stored.item_ids)}
+    wanted = {token: index for token, index in token2id.items() if index != 0}
+    missing = sorted(token for token in wanted if token not in row_of)
+    if missing:
+        raise MissingItemsError(f"{stored.source}: {len(missing)} of {len(wanted)} dataset items have no vector "
+                                f"(e.g. {missing[:5]}); re-encode the dataset's .item file or fix sem_embedding_file")
+    table = np.zeros((item_num, dim), dtype=np.float32)
+    ids = np.fromiter(wanted.values(), dtype=np.int64, count=len(wanted))
+    rows = np.fromiter((row_of[token] for token in wanted), dtype=np.int64, count=len(wanted))
+    table[ids] = stored.vectors[rows]
+    return table
+
+
+def load_item_embeddings(config: Any, dataset: Any) -> torch.Tensor:
+    """`FloatTensor[dataset.item_num, d2]`: row i = RecBole internal item id i, row 0 = zeros (padding)."""
+    import torch
+
+    item_field = config_value(config, "ITEM_ID_FIELD", "item_id")
+    embedding_file = setting(config, "sem_embedding_file")
+    if embedding_file:
+        stored = read_itememb(embedding_file, item_field=item_field,
+                              seq_separator=config_value(config, "seq_separator", " "))
+    else:
+        stored = item_embeddings_for_config(config, show_progress=bool(config_value(config, "show_progress", True)))
+    expected = setting(config, "sem_embedding_size")
+    table = align_to_item_ids(stored, dataset.field2token_id[item_field], dataset.item_num,
+                              None if expected is None else int(expected))
+    return torch.from_numpy(table)

@@ -1,0 +1,383 @@
+"""MSGAT (Qiao et al., CIKM 2023): bi-channel multiple sparse graph attention networks.
+
+Intra-session channel: a gated graph cell over [item; node-position] features, multi-head self-attention with
+alpha-entmax (one learned alpha per head and session) that writes a *target token*, and a sparse global attention
+steered by that target. Inter-session channel: a session-overlap (Jaccard) graph whose normalised average of session
+item sums forms the relation vector, and an intent-neighbour step that adds the top-k most similar sessions.
+Scores are `scale * <session, L2-normalised item>`.
+
+The official code draws both inter-session parts from the other sessions of the *same batch*. With incremental
+(prefix) sessions a test batch then holds longer prefixes of the test session, which contain its target, and a test
+score depends on how the test set is batched. `msgat_neighbour_source: memory` (default) draws them instead from a
+fixed-size memory of training sessions, so a test score never depends on other test sessions; `batch` reproduces the
+official behaviour (leaky at evaluation, for reproduction only). See docs/msgat.md.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from entmax import entmax_bisect
+from torch import nn
+
+from recbole_semsr.data.session_graph import build_session_graph, position_mask, trim_padding
+from recbole_semsr.model.base import SessionModel
+from recbole_semsr.model.layers import GatedGraphCell, gather_last
+
+NEIGHBOUR_SOURCES = ("memory", "batch")
+_ALPHA_FLOOR = 1.0 + 1e-5  # alpha-entmax needs alpha > 1; the official code lifts an exact 1 to 1.00001
+
+
+def learned_entmax_alpha(projection: nn.Linear, features: torch.Tensor) -> torch.Tensor:
+    """alpha = 1 + sigmoid(w^T x + b), in (1, 2): between softmax (1) and sparsemax (2)."""
+    return (1.0 + torch.sigmoid(projection(features))).clamp(min=_ALPHA_FLOOR)
+
+
+def clamp_row_norms(vectors: torch.Tensor, max_norm: float) -> torch.Tensor:
+    """Vectors (last dim) rescaled to norm <= max_norm, as `nn.Embedding(max_norm=...)` does to looked-up rows, but
+    without editing the parameter in place (an in-place renorm at evaluation would make one batch's lookups change
+    the next batch's scores). The rescaling factor is a constant for autograd, as in the in-place renorm."""
+    norms = vectors.detach().norm(dim=-1, keepdim=True)
+    return vectors * (max_norm / norms.clamp(min=max_norm))
+
+
+class TargetSelfAttention(nn.Module):
+    """Sparse multi-head self-attention over the session positions plus an appended target token.
+
+    Queries are `dropout(relu(W x))`, keys and values the positions themselves; each head normalises its scores with
+    alpha-entmax, alpha learned from that head's target query. A residual feed-forward block and layer norm follow.
+    The target token's output is the session's target representation.
+    """
+
+    def __init__(self, dim: int, n_heads: int, dropout: float, entmax_iter: int) -> None:
+        super().__init__()
+        if dim % n_heads:
+            raise ValueError(f"MSGAT: 2 * embedding_size = {dim} is not divisible by n_heads = {n_heads}")
+        self.n_heads = n_heads
+        self.head_dim = dim // n_heads
+        self.entmax_iter = entmax_iter
+        self.query = nn.Linear(dim, dim)
+        self.head_alpha = nn.Linear(self.head_dim, 1)
+        self.ffn_in = nn.Linear(dim, dim)
+        self.ffn_out = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, T, H * h] -> [B, H, T, h]."""
+        return x.view(x.size(0), x.size(1), self.n_heads, self.head_dim).transpose(1, 2)
+
+    def attention_weights(self, tokens: torch.Tensor, key_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """alpha-entmax weights [B, H, T, T] (zero on masked keys, rows sum to 1) and the per-head values."""
+        queries = self.split_heads(self.dropout(torch.relu(self.query(tokens))))
+        values = self.split_heads(tokens)
+        scores = queries @ values.transpose(-1, -2) / math.sqrt(self.head_dim)
+        scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        alpha = learned_entmax_alpha(self.head_alpha, queries[:, :, -1:, :])  # [B, H, 1, 1]: the target's query
+        return entmax_bisect(scores, alpha, dim=-1, n_iter=self.entmax_iter), values
+
+    def forward(self, tokens: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
+        """tokens [B, T, D] (target token last), key_mask [B, T] -> [B, T, D]."""
+        weights, values = self.attention_weights(tokens, key_mask)
+        context = (weights @ values).transpose(1, 2).reshape(tokens.shape)
+        context = context + self.dropout(self.ffn_out(torch.relu(self.ffn_in(context))))
+        return self.norm(context)
+
+
+class TargetGlobalAttention(nn.Module):
+    """Sparse global attention: beta_j = alpha-entmax_j(w0^T relu(W1 k_j + W2 t + b)), alpha from the target t."""
+
+    def __init__(self, dim: int, entmax_iter: int) -> None:
+        super().__init__()
+        self.key = nn.Linear(dim, dim, bias=False)
+        self.target = nn.Linear(dim, dim)
+        self.score = nn.Linear(dim, 1, bias=False)
+        self.alpha = nn.Linear(dim, 1)
+        self.entmax_iter = entmax_iter
+
+    def attention_weights(self, keys: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """keys [B, L, D], target [B, D], mask [B, L] -> weights [B, L] (zero where masked, rows sum to 1)."""
+        scores = self.score(torch.relu(self.key(keys) + self.target(target).unsqueeze(1))).squeeze(-1)
+        scores = scores.masked_fill(~mask, float("-inf"))
+        alpha = learned_entmax_alpha(self.alpha, target)  # [B, 1]
+        return entmax_bisect(scores, alpha, dim=-1, n_iter=self.entmax_iter)
+
+    def forward(
+        self, keys: torch.Tensor, values: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """-> [B, D] = sum_j beta_j v_j."""
+        return (self.attention_weights(keys, target, mask).unsqueeze(-1) * values).sum(dim=1)
+
+
+def jaccard_overlap(query_nodes: torch.Tensor, candidate_nodes: torch.Tensor) -> torch.Tensor:
+    """|S_i & C_j| / |S_i | C_j| between the item sets of query sessions [B, N] and candidates [M, N'] -> [B, M].
+
+    Rows hold each session's distinct items with 0 as padding (the `nodes` of a session graph). The intersection is a
+    sparse product over the items that occur in the query batch, so memory stays O(B * M).
+    """
+    query_valid, candidate_valid = query_nodes > 0, candidate_nodes > 0
+    vocabulary = torch.unique(query_nodes[query_valid])
+    overlap = query_nodes.new_zeros((query_nodes.size(0), candidate_nodes.size(0)), dtype=torch.float)
+    if vocabulary.numel() == 0 or candidate_nodes.numel() == 0:
+        return overlap
+    query_hot = overlap.new_zeros((query_nodes.size(0), vocabulary.numel()))
+    query_rows = torch.arange(query_nodes.size(0), device=query_nodes.device).unsqueeze(1).expand_as(query_nodes)
+    query_hot[query_rows[query_valid], torch.searchsorted(vocabulary, query_nodes[query_valid])] = 1.0
+    column = torch.searchsorted(vocabulary, candidate_nodes).clamp(max=vocabulary.numel() - 1)
+    shared = candidate_valid & (vocabulary[column] == candidate_nodes)
+    candidate_rows = torch.arange(candidate_nodes.size(0), device=candidate_nodes.device)
+    candidate_rows = candidate_rows.unsqueeze(1).expand_as(candidate_nodes)
+    candidate_hot = torch.sparse_coo_tensor(
+        torch.stack([candidate_rows[shared], column[shared]]),
+        overlap.new_ones(int(shared.sum())),
+        (candidate_nodes.size(0), vocabulary.numel()),
+        check_invariants=False,  # indices are in range by construction
+    )
+    intersection = torch.sparse.mm(candidate_hot, query_hot.t()).t()
+    union = query_valid.sum(1, keepdim=True) + candidate_valid.sum(1).unsqueeze(0) - intersection
+    return torch.where(union > 0, intersection / union.clamp(min=1), overlap)
+
+
+def session_overlap_graph(nodes: torch.Tensor) -> torch.Tensor:
+    """Row-normalised overlap graph of a batch, D^-1 A with A_ij = Jaccard(S_i, S_j) and A_ii = 1 [B, B]."""
+    overlap = jaccard_overlap(nodes, nodes)
+    overlap.fill_diagonal_(1.0)
+    return overlap / overlap.sum(dim=1, keepdim=True)
+
+
+def top_k_neighbour_weights(similarity: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Intent-neighbour weights as in the official code: softmax over all candidates, keep the top k, softmax again.
+
+    similarity [B, C] (cosine; -inf for candidates that may not be used) -> (weights [B, k'], index [B, k']),
+    k' = min(k, C); weights of unusable candidates that fill a short top-k are zero.
+    """
+    top_p, index = torch.softmax(similarity, dim=-1).topk(min(k, similarity.size(1)), dim=-1)
+    usable = similarity.gather(1, index) > float("-inf")
+    return torch.softmax(top_p.masked_fill(~usable, float("-inf")), dim=-1), index
+
+
+class TrainingSessionMemory(nn.Module):
+    """FIFO memory of the most recent training sessions: their items, graph nodes, session ids and channel vectors.
+
+    Buffers are saved with the model, so a restored checkpoint evaluates against the memory it was trained with.
+    """
+
+    def __init__(self, size: int, max_len: int, dim: int) -> None:
+        super().__init__()
+        if size < 1:
+            raise ValueError(f"MSGAT: msgat_memory_size must be >= 1, got {size}")
+        self.register_buffer("item_seq", torch.zeros(size, max_len, dtype=torch.long))
+        self.register_buffer("item_seq_len", torch.ones(size, dtype=torch.long))
+        self.register_buffer("nodes", torch.zeros(size, max_len, dtype=torch.long))
+        self.register_buffer("session_ids", torch.zeros(size, dtype=torch.long))
+        self.register_buffer("vectors", torch.zeros(size, dim))
+        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+        self.register_buffer("cursor", torch.zeros((), dtype=torch.long))
+
+    @property
+    def size(self) -> int:
+        return self.item_seq.size(0)
+
+    def __len__(self) -> int:
+        return int(self.filled)
+
+    def write(
+        self,
+        item_seq: torch.Tensor,
+        item_seq_len: torch.Tensor,
+        nodes: torch.Tensor,
+        session_ids: torch.Tensor | None,
+        vectors: torch.Tensor,
+    ) -> None:
+        """Append a batch (the oldest entries are overwritten); tensors narrower than the memory are zero-padded.
+
+        Without session ids an entry gets the id -(slot + 1): it then only excludes itself.
+        """
+        keep = min(item_seq.size(0), self.size)
+        slots = (int(self.cursor) + torch.arange(keep, device=self.item_seq.device)) % self.size
+        if session_ids is None:
+            session_ids = -(slots + 1)
+        width = self.item_seq.size(1)
+        self.item_seq[slots] = F.pad(item_seq[-keep:, :width], (0, width - min(item_seq.size(1), width)))
+        self.nodes[slots] = F.pad(nodes[-keep:, :width], (0, width - min(nodes.size(1), width)))
+        self.item_seq_len[slots] = item_seq_len[-keep:]
+        self.session_ids[slots] = session_ids[-keep:]
+        self.vectors[slots] = vectors[-keep:].detach()
+        self.cursor.fill_((int(self.cursor) + keep) % self.size)
+        self.filled.fill_(min(int(self.filled) + keep, self.size))
+
+
+class MSGAT(SessionModel):
+    """MSGAT as a RecBole sequential model; see the module docstring and docs/msgat.md."""
+
+    def __init__(self, config, dataset) -> None:
+        super().__init__(config, dataset)
+        dim = config["embedding_size"]
+        self.step = config["step"]
+        self.logit_scale = float(config["scale"])
+        self.max_norm = float(config["embedding_max_norm"])
+        self.n_neighbours = config["n_neighbours"]
+        self.length_buckets = config["length_buckets"]
+        self.neighbour_source = config["msgat_neighbour_source"]
+        if self.neighbour_source not in NEIGHBOUR_SOURCES:
+            raise ValueError(
+                f"MSGAT: msgat_neighbour_source must be one of {NEIGHBOUR_SOURCES}, got {self.neighbour_source!r}"
+            )
+        self.item_embedding = nn.Embedding(self.n_items, dim, padding_idx=0)
+        self.position_embedding = nn.Embedding(self.max_seq_length, dim)
+        self.input_norm = nn.LayerNorm(2 * dim, eps=1e-12)
+        self.gnn = GatedGraphCell(2 * dim)
+        self.self_attention = TargetSelfAttention(
+            2 * dim, config["n_heads"], config["attention_dropout"], config["entmax_iter"]
+        )
+        self.gate_last = nn.Linear(2 * dim, 2 * dim)
+        self.gate_position = nn.Linear(2 * dim, 2 * dim)
+        self.global_attention = TargetGlobalAttention(2 * dim, config["entmax_iter"])
+        self.decoder = nn.Linear(4 * dim, dim)
+        self.decoder_dropout = nn.Dropout(config["attention_dropout"])
+        self.neighbour_dropout = nn.Dropout(config["neighbour_dropout"])
+        self.reset_parameters(dim)
+        self.memory = None
+        if self.neighbour_source == "memory":
+            self.memory = TrainingSessionMemory(config["msgat_memory_size"], self.max_seq_length, dim)
+            self.register_load_state_dict_post_hook(lambda module, keys: module.mark_memory_stale())
+        self._memory_stale = True
+
+    def reset_parameters(self, dim: int) -> None:
+        """Uniform(-1/sqrt(d), 1/sqrt(d)) for every parameter, layer norms included, as the official code does."""
+        bound = 1.0 / dim**0.5
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -bound, bound)
+
+    def mark_memory_stale(self) -> None:
+        """The memory's vectors no longer match the parameters; recompute them before the next evaluation."""
+        self._memory_stale = True
+
+    def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """L2-normalised item embeddings."""
+        return F.normalize(super().item_table(item_ids), dim=-1)
+
+    def session_vector(self, interaction) -> torch.Tensor:
+        """Session vectors of a batch; the dataset's session ids keep a session's own prefixes out of its memory."""
+        session_ids = interaction[self.USER_ID] if self.USER_ID in interaction else None
+        return self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], session_ids)
+
+    def forward(
+        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, session_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Session vector [B, d] = intra-session vector + intent-neighbour vector.
+
+        `session_ids` (the dataset's session/user id) keep a session's own other prefixes out of its memory
+        neighbours; without them training sessions count as distinct sessions and nothing is excluded at evaluation.
+        """
+        if self.memory is not None and not self.training and self._memory_stale:
+            self.refresh_memory()
+        intra, channel, nodes = self.channel_vectors(item_seq, item_seq_len, session_ids)
+        neighbours = self.neighbour_dropout(self.intent_neighbours(channel, session_ids))
+        if self.memory is not None and self.training:
+            self.memory.write(item_seq, item_seq_len, nodes, session_ids, channel)
+            self._memory_stale = True
+        return intra + neighbours
+
+    def channel_vectors(
+        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, session_ids: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(intra-session vector, intra + relation vector that the neighbour step compares, graph nodes)."""
+        intra, nodes = self.bucketed_intra_session_vectors(item_seq, item_seq_len)
+        relation = self.relation_vector(nodes, session_ids)
+        return intra, intra + relation, nodes
+
+    def bucketed_intra_session_vectors(
+        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Intra-session vectors [B, d] and graph nodes [B, L], computed on `length_buckets` groups of similar length.
+
+        Each group is trimmed to its own longest session, so short sessions do not pay for the longest one of the
+        batch. A session's vector does not depend on how far it is padded, so the result is the same as in one group.
+        """
+        order = item_seq_len.argsort(stable=True)
+        width = int(item_seq_len.max())
+        vectors, nodes = [], []
+        for rows in order.tensor_split(min(self.length_buckets, order.numel())):
+            seq, seq_len = trim_padding(item_seq[rows], item_seq_len[rows]), item_seq_len[rows]
+            graph = build_session_graph(seq, seq_len)
+            vectors.append(self.intra_session_vector(graph, seq_len))
+            nodes.append(F.pad(graph.nodes, (0, width - graph.nodes.size(1))))
+        inverse = order.argsort()
+        return torch.cat(vectors)[inverse], torch.cat(nodes)[inverse]
+
+    def intra_session_vector(self, graph, item_seq_len: torch.Tensor) -> torch.Tensor:
+        """Intra-session channel: GNN over [item; position] -> target self-attention -> global attention -> decoder."""
+        items = clamp_row_norms(self.item_embedding(graph.nodes), self.max_norm)
+        positions = clamp_row_norms(self.position_embedding.weight[: graph.nodes.size(1)], self.max_norm)
+        hidden = self.input_norm(torch.cat([items, positions.unsqueeze(0).expand_as(items)], dim=-1))
+        for _ in range(self.step):
+            hidden = self.gnn(hidden, graph)
+        seq_hidden = hidden.gather(1, graph.alias.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
+        mask = position_mask(item_seq_len, seq_hidden.size(1))
+        tokens = torch.cat([seq_hidden, seq_hidden.new_zeros(seq_hidden.size(0), 1, seq_hidden.size(2))], dim=1)
+        attended = self.self_attention(tokens, torch.cat([mask, mask.new_ones(mask.size(0), 1)], dim=1))
+        target, positions_out = attended[:, -1], attended[:, :-1]
+        gates = torch.sigmoid(self.gate_last(gather_last(seq_hidden, item_seq_len)).unsqueeze(1)
+                              + self.gate_position(seq_hidden))
+        global_state = self.global_attention(positions_out, gates, target, mask)
+        decoded = self.decoder_dropout(F.selu(self.decoder(torch.cat([global_state, target], dim=-1))))
+        return F.normalize(decoded, dim=-1)
+
+    def relation_vector(self, nodes: torch.Tensor, session_ids: torch.Tensor | None) -> torch.Tensor:
+        """Inter-session channel: normalised selu of the overlap-weighted average of session item sums.
+
+        The official code reads the item table through a NumPy round trip (no gradient) and passes this average
+        through a target-aware entmax attention over identical copies of it, which returns it unchanged.
+        """
+        table = clamp_row_norms(self.item_embedding.weight, self.max_norm).detach()
+        sums = F.embedding_bag(nodes, table, mode="sum", padding_idx=0)
+        if self.memory is None:
+            relation = session_overlap_graph(nodes) @ sums
+        else:
+            weights = self.memory_overlap(nodes, session_ids)
+            memory_sums = F.embedding_bag(self.memory.nodes[: len(self.memory)], table, mode="sum", padding_idx=0)
+            relation = (sums + weights @ memory_sums) / (1.0 + weights.sum(dim=1, keepdim=True))
+        return F.normalize(F.selu(relation), dim=-1)
+
+    def memory_overlap(self, nodes: torch.Tensor, session_ids: torch.Tensor | None) -> torch.Tensor:
+        """Jaccard overlap [B, M] with the memory's sessions, zero for the query's own session."""
+        overlap = jaccard_overlap(nodes, self.memory.nodes[: len(self.memory)])
+        return overlap.masked_fill(self.same_session(session_ids, overlap.size(0)), 0.0)
+
+    def same_session(self, session_ids: torch.Tensor | None, batch_size: int) -> torch.Tensor:
+        """[B, M] True where a memory entry belongs to the query's session."""
+        memory_ids = self.memory.session_ids[: len(self.memory)]
+        if session_ids is None:
+            return memory_ids.new_zeros((batch_size, memory_ids.numel()), dtype=torch.bool)
+        return session_ids.unsqueeze(1) == memory_ids.unsqueeze(0)
+
+    def intent_neighbours(self, channel: torch.Tensor, session_ids: torch.Tensor | None) -> torch.Tensor:
+        """Intent-neighbour collaboration: weighted sum of the top-k most similar sessions (the session included)."""
+        query = F.normalize(channel, dim=-1, eps=1e-6)
+        if self.memory is None:
+            weights, index = top_k_neighbour_weights(query @ query.t(), self.n_neighbours)
+            return (weights.unsqueeze(-1) * channel[index]).sum(dim=1)
+        memory_vectors = self.memory.vectors[: len(self.memory)]
+        similarity = query @ F.normalize(memory_vectors, dim=-1, eps=1e-6).t()
+        similarity = similarity.masked_fill(self.same_session(session_ids, channel.size(0)), float("-inf"))
+        if memory_vectors.size(0) == 0:
+            return channel
+        self_similarity = (query * query).sum(dim=-1, keepdim=True)
+        weights, index = top_k_neighbour_weights(torch.cat([self_similarity, similarity], dim=1), self.n_neighbours)
+        memory_rows = memory_vectors[(index - 1).clamp(min=0)]
+        values = torch.where((index == 0).unsqueeze(-1), channel.unsqueeze(1), memory_rows)
+        return (weights.unsqueeze(-1) * values).sum(dim=1)
+
+    @torch.no_grad()
+    def refresh_memory(self) -> None:
+        """Recompute every memory entry's channel vector with the current parameters (in evaluation mode)."""
+        memory = self.memory
+        chunk = 256
+        for start in range(0, len(memory), chunk):
+            rows = slice(start, min(start + chunk, len(memory)))
+            entries = memory.item_seq[rows], memory.item_seq_len[rows], memory.session_ids[rows]
+            _, channel, _ = self.channel_vectors(*entries)
+            memory.vectors[rows] = channel
+        self._memory_stale = False
