@@ -45,11 +45,12 @@ class SoftAttentionReadout(nn.Module):
         self.softmax = softmax
 
     def attention(self, seq_hidden: torch.Tensor, last: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """alpha [B, L]; zero at masked positions."""
-        alpha = self.q(torch.sigmoid(self.w_last(last).unsqueeze(1) + self.w_seq(seq_hidden))).squeeze(-1)
-        if self.softmax:
-            return torch.softmax(alpha.masked_fill(~mask, float("-inf")), dim=-1)
-        return alpha * mask
+        """alpha [B, L]; zero at masked positions. Only the filled positions are projected (padding costs nothing)."""
+        session_of_position = mask.nonzero(as_tuple=True)[0]
+        scores = self.q(torch.sigmoid(self.w_last(last)[session_of_position] + self.w_seq(seq_hidden[mask])))
+        alpha = seq_hidden.new_full(mask.shape, float("-inf") if self.softmax else 0.0)
+        alpha[mask] = scores.squeeze(-1)
+        return torch.softmax(alpha, dim=-1) if self.softmax else alpha
 
     def forward(self, seq_hidden: torch.Tensor, last: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """seq_hidden [B, L, d], last [B, d], mask [B, L] -> [B, out_dim]."""
