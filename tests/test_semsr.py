@@ -116,3 +116,28 @@ def test_plus_variant_keeps_recall_and_moves_mrr(tiny_run_config):
     for k in (20, 100):
         assert result["test_result"][f"recall@{k}"] == pytest.approx(result["base_test_result"][f"recall@{k}"])
     assert result["test_result"]["mrr@100"] != result["base_test_result"]["mrr@100"]
+
+
+def test_fused_model_takes_s_m_from_the_base_models_session_vector(build_model, llm_table):
+    from recbole_semsr.model.base import SessionModel
+    from recbole_semsr.model.semsr import fused
+
+    class SessionIdBase(SessionModel):
+        """s_m = the session id broadcast: proves the base saw the whole interaction (MSGAT needs the ids)."""
+
+        def __init__(self, config, dataset):
+            super().__init__(config, dataset)
+            self.item_embedding = torch.nn.Embedding(self.n_items, 2)
+
+        def forward(self, item_seq, item_seq_len):
+            return torch.zeros(len(item_seq), 2)
+
+        def session_vector(self, interaction):
+            return interaction[self.USER_ID].float().unsqueeze(1).expand(-1, 2)
+
+    model = build_model(fused(SessionIdBase), n_items=N_ITEMS, sem_fused_size=None, sem_normalize=False,
+                        sem_logit_scale=1.0)
+    batch = make_batch([[1, 2], [3]], [4, 5])
+    batch.update(type(batch)({"session_id": torch.tensor([7, 9])}))
+    expected = model.fuse_session(torch.tensor([[7.0, 7.0], [9.0, 9.0]]), batch["item_id_list"], batch["item_length"])
+    assert torch.allclose(model.session_vector(batch), expected)

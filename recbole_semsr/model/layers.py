@@ -7,6 +7,13 @@ from torch import nn
 from recbole_semsr.data.session_graph import PackedSessionGraph, SessionGraph
 
 
+def uniform_init(module: nn.Module, dim: int) -> None:
+    """Every parameter ~ Uniform(-1/sqrt(d), 1/sqrt(d)), the initialisation of SR-GNN, NISER and MSGAT."""
+    bound = 1.0 / dim**0.5
+    for weight in module.parameters():
+        nn.init.uniform_(weight, -bound, bound)
+
+
 class GatedGraphCell(nn.Module):
     """One step of SR-GNN's gated graph network on dense degree-normalised adjacency (Li et al. 2016; Wu et al. 2019)."""
 

@@ -23,7 +23,7 @@ from torch import nn
 
 from recbole_semsr.data.session_graph import build_session_graph, position_mask, trim_padding
 from recbole_semsr.model.base import SessionModel
-from recbole_semsr.model.layers import GatedGraphCell, gather_last
+from recbole_semsr.model.layers import GatedGraphCell, gather_last, uniform_init
 
 NEIGHBOUR_SOURCES = ("memory", "batch")
 _ALPHA_FLOOR = 1.0 + 1e-5  # alpha-entmax needs alpha > 1; the official code lifts an exact 1 to 1.00001
@@ -237,18 +237,12 @@ class MSGAT(SessionModel):
         self.decoder = nn.Linear(4 * dim, dim)
         self.decoder_dropout = nn.Dropout(config["attention_dropout"])
         self.neighbour_dropout = nn.Dropout(config["neighbour_dropout"])
-        self.reset_parameters(dim)
+        uniform_init(self, dim)
         self.memory = None
         if self.neighbour_source == "memory":
             self.memory = TrainingSessionMemory(config["msgat_memory_size"], self.max_seq_length, dim)
             self.register_load_state_dict_post_hook(lambda module, keys: module.mark_memory_stale())
         self._memory_stale = True
-
-    def reset_parameters(self, dim: int) -> None:
-        """Uniform(-1/sqrt(d), 1/sqrt(d)) for every parameter, layer norms included, as the official code does."""
-        bound = 1.0 / dim**0.5
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -bound, bound)
 
     def mark_memory_stale(self) -> None:
         """The memory's vectors no longer match the parameters; recompute them before the next evaluation."""

@@ -7,7 +7,7 @@ from torch import nn
 
 from recbole_semsr.data.session_graph import build_packed_graph, position_mask, trim_padding
 from recbole_semsr.model.base import SessionModel
-from recbole_semsr.model.layers import GatedGraphCell, SoftAttentionReadout, gather_last
+from recbole_semsr.model.layers import GatedGraphCell, SoftAttentionReadout, gather_last, uniform_init
 
 
 class NISER(SessionModel):
@@ -24,13 +24,7 @@ class NISER(SessionModel):
         self.item_dropout = nn.Dropout(config["item_dropout"])
         self.gnn = GatedGraphCell(dim)
         self.readout = SoftAttentionReadout(dim)
-        self.reset_parameters(dim)
-
-    def reset_parameters(self, dim: int) -> None:
-        """Uniform(-1/sqrt(d), 1/sqrt(d)) for every weight, as in SR-GNN and NISER."""
-        bound = 1.0 / dim**0.5
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -bound, bound)
+        uniform_init(self, dim)
 
     def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
         """L2-normalised item embeddings."""

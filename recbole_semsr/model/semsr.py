@@ -94,7 +94,15 @@ class SemanticFusionModel(SessionModel):
 
     def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         """s = W4 [s_m; s_l], optionally L2-normalised."""
-        base_session = self.base.forward(item_seq, item_seq_len)
+        return self.fuse_session(self.base.forward(item_seq, item_seq_len), item_seq, item_seq_len)
+
+    def session_vector(self, interaction) -> torch.Tensor:
+        """As `forward`, with s_m from the base model's own `session_vector` (MSGAT reads the session ids there)."""
+        base_session = (self.base.session_vector(interaction) if isinstance(self.base, SessionModel)
+                        else self.base.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]))
+        return self.fuse_session(base_session, interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
+
+    def fuse_session(self, base_session: torch.Tensor, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         return self._maybe_normalize(self.fusion.session(base_session, item_seq, item_seq_len))
 
     def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
