@@ -31,9 +31,9 @@ from dataset_converters.common import (
     atomic_output_dir,
     check_encoding,
     check_output_dir,
-    format_stats,
     is_token,
     iter_text_lines,
+    run_cli_conversion,
     table1_stats,
     write_stats,
 )
@@ -358,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
-    try:
+
+    def convert() -> dict:
         reviews, meta = args.reviews, args.meta
         if args.download is not None:
             from dataset_converters.download import download_beauty
@@ -368,15 +369,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConversionError("--reviews and --meta are required (or --download DIR)")
         protocol = BeautyProtocol(args.min_item_freq, args.min_user_interactions, args.max_len,
                                   args.min_session_len, tuple(args.split), args.seed)
-        stats = convert_beauty(reviews, meta, args.output_dir, protocol, args.name, args.encoding, args.strict,
-                               args.overwrite)
-    except (ConversionError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(format_stats(stats))
-    print(f"wrote {args.output_dir} in {stats['seconds']:.1f} s")
-    return 0
+        return convert_beauty(reviews, meta, args.output_dir, protocol, args.name, args.encoding, args.strict,
+                              args.overwrite)
 
+    return run_cli_conversion(convert, args.output_dir)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Sequence
+from typing import IO, Callable, Iterable, Iterator, Sequence
 
 from tqdm import tqdm
 
@@ -165,14 +165,30 @@ def clean_text(value: object) -> str:
     return _WHITESPACE.sub(" ", str(value)).strip()
 
 
-class InterFileWriter:
-    """Writes a benchmark ``.inter`` file: one sample per row, ``session_id``, the prefix (most recent last), target."""
+class _RowFileWriter:
+    """An output file opened for writing, counting its data rows; usable as a context manager."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.rows = 0
-        self.prefix_items = 0
         self._handle = open(path, "w", encoding="utf-8", newline="")
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class InterFileWriter(_RowFileWriter):
+    """Writes a benchmark ``.inter`` file: one sample per row, ``session_id``, the prefix (most recent last), target."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.prefix_items = 0
         self._handle.write("\t".join(INTER_HEADER) + "\n")
 
     def write(self, session_id: str, prefix: Sequence[str], target: str) -> None:
@@ -181,27 +197,16 @@ class InterFileWriter:
         self.rows += 1
         self.prefix_items += len(prefix)
 
-    def close(self) -> None:
-        self._handle.close()
 
-    def __enter__(self) -> "InterFileWriter":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class ItemFileWriter:
+class ItemFileWriter(_RowFileWriter):
     """Writes a tab-separated ``.item`` file; text is made one-line and CSV-quoted only where it holds a ``"``.
 
     Readers should use the csv module or pandas (tab delimiter, default quoting) as RecBole itself does.
     """
 
     def __init__(self, path: Path, fields: Sequence[tuple[str, str]]) -> None:
-        self.path = path
+        super().__init__(path)
         self.names = [name for name, _ in fields]
-        self.rows = 0
-        self._handle = open(path, "w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         self._writer.writerow([f"{name}:{kind}" for name, kind in fields])
 
@@ -209,15 +214,6 @@ class ItemFileWriter:
         """Append one item; missing fields are written empty."""
         self._writer.writerow([clean_text(values.get(name)) for name in self.names])
         self.rows += 1
-
-    def close(self) -> None:
-        self._handle.close()
-
-    def __enter__(self) -> "ItemFileWriter":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def check_encoding(encoding: str) -> None:
@@ -296,3 +292,15 @@ def format_stats(stats: dict) -> str:
     problems.examples = stats["problems"]["examples"]
     lines.append(problems.summary())
     return "\n".join(lines)
+
+
+def run_cli_conversion(convert: Callable[[], dict], output_dir: Path) -> int:
+    """Run a converter for a CLI: print its stats, or the error; returns the exit status."""
+    try:
+        stats = convert()
+    except (ConversionError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(format_stats(stats))
+    print(f"wrote {output_dir} in {stats['seconds']:.1f} s")
+    return 0

@@ -35,10 +35,10 @@ from dataset_converters.common import (
     atomic_output_dir,
     check_encoding,
     check_output_dir,
-    format_stats,
     is_token,
     iter_csv_records,
     read_csv_header,
+    run_cli_conversion,
     table1_stats,
     write_stats,
 )
@@ -353,22 +353,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --test_targets needs --test_sessions", file=sys.stderr)
         return 2
     options = M2Options(args.locale, args.max_len, args.valid_n, args.test_n, args.recent_n, args.keep_unknown_items)
-    try:
+
+    def convert() -> dict:
         if args.download is not None:
             from dataset_converters.download import download_kdd_m2
 
             download_kdd_m2(args.download)
         if args.sessions is None or args.products is None:
             raise ConversionError("--sessions and --products are required")
-        stats = convert_kdd_m2(args.sessions, args.products, args.output_dir, options, args.name, args.test_sessions,
-                               args.test_targets, args.encoding, args.strict, args.overwrite)
-    except (ConversionError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(format_stats(stats))
-    print(f"wrote {args.output_dir} in {stats['seconds']:.1f} s")
-    return 0
+        return convert_kdd_m2(args.sessions, args.products, args.output_dir, options, args.name, args.test_sessions,
+                              args.test_targets, args.encoding, args.strict, args.overwrite)
 
+    return run_cli_conversion(convert, args.output_dir)
 
 if __name__ == "__main__":
     sys.exit(main())
