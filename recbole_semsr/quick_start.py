@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from logging import getLogger
 from pathlib import Path
 from statistics import mean
@@ -26,7 +27,7 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     """
     config = SemSRConfig(model, dataset, config_file_list, config_dict)
     init_seed(config["seed"], config["reproducibility"])
-    init_logger(config)
+    start_run_log(config)
     logger = getLogger()
     prepare_dataset(config)
 
@@ -64,6 +65,25 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     logger.info(f"best valid: {result['best_valid_result']}")
     logger.info(f"test: {result['test_result']}")
     return result
+
+
+_run_log_handlers: list[logging.Handler] = []
+
+
+def start_run_log(config: SemSRConfig) -> None:
+    """RecBole's `init_logger`, after closing the handlers it attached for the previous run of this process.
+
+    `init_logger` attaches its handlers with `logging.basicConfig`, which does nothing while the root logger has
+    handlers: without this, every run after the first in one process (benchmark, tuning) would log into the first
+    run's file and leave its own file empty.
+    """
+    root = logging.getLogger()
+    for handler in _run_log_handlers:
+        root.removeHandler(handler)
+        handler.close()
+    attached_before = set(root.handlers)
+    init_logger(config)
+    _run_log_handlers[:] = [handler for handler in root.handlers if handler not in attached_before]
 
 
 def evaluate_saved_model(trainer: SemSRTrainer, model_file: str, valid_data) -> dict:

@@ -1,11 +1,14 @@
 """End-to-end runs through the runner on a real ml-100k slice (users 1..12), one epoch each."""
 import json
+import logging
+from pathlib import Path
 
 import pytest
 import torch
 
 from recbole_semsr.cli import main, parse_overrides
-from recbole_semsr.quick_start import run
+from recbole_semsr.config import SemSRConfig
+from recbole_semsr.quick_start import run, start_run_log
 
 METRICS = ("recall@20", "mrr@20", "recall@100", "mrr@100")
 
@@ -50,3 +53,14 @@ def test_overrides_are_parsed_as_literals_without_eval():
     assert overrides == {"epochs": 1, "learning_rate": 0.001, "topk": [20, 100], "x": "__import__('os')"}
     with pytest.raises(SystemExit, match="expected --key=value"):
         parse_overrides(["epochs"])
+
+
+def test_each_run_in_one_process_logs_to_its_own_file(tiny_run_config, monkeypatch):
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    for model in ("NISER", "GRU4Rec"):
+        start_run_log(SemSRConfig(model, "ml-100k", None, tiny_run_config))
+        logging.getLogger().info(f"message of the {model} run")
+    for model, other in (("NISER", "GRU4Rec"), ("GRU4Rec", "NISER")):
+        (log_file,) = Path("log", model).glob("*.log")
+        text = log_file.read_text()
+        assert f"message of the {model} run" in text and f"message of the {other} run" not in text
