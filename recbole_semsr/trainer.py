@@ -1,10 +1,13 @@
 """RecBole trainer with safe checkpoints (loadable with `weights_only=True`) and wall-clock timing."""
 from __future__ import annotations
 
+import os
 from time import perf_counter
+from uuid import uuid4
 
 import torch
 from recbole.trainer import Trainer
+from recbole.utils import get_local_time
 
 from recbole_semsr.compat import safe_torch_load
 from recbole_semsr.config import plain_config
@@ -15,11 +18,13 @@ class SemSRTrainer(Trainer):
 
     RecBole pickles its whole `Config` into each checkpoint, which torch >= 2.6 refuses to load with
     `weights_only=True`; here the config is stored as a plain dict. Epoch and evaluation times are recorded in
-    `epoch_seconds` and `eval_seconds`.
+    `epoch_seconds` and `eval_seconds`. Checkpoint names carry a random suffix: RecBole names them by model and
+    second only, so runs started in the same second (parallel tuning trials) would overwrite each other's.
     """
 
     def __init__(self, config, model) -> None:
         super().__init__(config, model)
+        self.saved_model_file = unique_checkpoint_path(self.checkpoint_dir, config["model"])
         self.epoch_seconds: list[float] = []
         self.eval_seconds: list[float] = []
 
@@ -63,3 +68,8 @@ class SemSRTrainer(Trainer):
         result = super().evaluate(eval_data, load_best_model=False, show_progress=show_progress)
         self.eval_seconds.append(perf_counter() - start)
         return result
+
+
+def unique_checkpoint_path(checkpoint_dir: str, model: str) -> str:
+    """``<checkpoint_dir>/<model>-<local time>-<6 hex digits>.pth``."""
+    return os.path.join(checkpoint_dir, f"{model}-{get_local_time()}-{uuid4().hex[:6]}.pth")

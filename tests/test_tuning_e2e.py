@@ -22,5 +22,9 @@ def test_learning_rate_grid_on_tiny_ml100k(tiny_run_config: dict, tmp_path: Path
     best = max(trials, key=lambda trial: trial["valid"]["recall@100"])
     assert report["best_params"] == best["params"]
     assert report["final_result"]["config"]["learning_rate"] == best["params"]["learning_rate"]
+    assert len({trial["checkpoint"] for trial in trials}) == 2  # parallel trials never share a checkpoint file
+    assert report["tested_model"] == best["checkpoint"]
+    assert report["final_result"]["epochs"] == 0  # the chosen trial's model is tested, not trained again
+    assert report["final_result"]["best_valid_result"] == best["valid"]
     assert set(report["test_result"]) >= {"recall@20", "mrr@20", "recall@100", "mrr@100"}
     assert (tmp_path / "tuning.json").is_file()

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from recbole_semsr.tuning.params import parse_params_text
-from recbole_semsr.tuning.ray_search import TuneOptions, format_trials_table, select_best_trial, tune_hyperparameters
+from recbole_semsr.tuning.ray_search import (
+    TuneOptions,
+    final_run_params,
+    format_trials_table,
+    select_best_trial,
+    tune_hyperparameters,
+)
 
 # lr 0.01 raises; of the rest, 0.001 is best on valid Recall@100 and 0.1 on test: selecting on test would pick 0.1.
 VALID_RECALL = {0.1: 0.20, 0.01: 0.35, 0.001: 0.30, 0.0001: 0.10}
@@ -62,6 +68,8 @@ def test_sweep_selects_on_validation_and_survives_a_crashing_trial(local_ray, tm
     assert report["best_params"] == {"learning_rate": 0.001}
     assert report["best_valid_result"] == {"recall@100": 0.30, "mrr@100": 0.03}
     assert report["test_result"] == {"recall@100": 0.33}
+    assert report["tested_model"] == "trained again"  # the stub leaves no checkpoint
+    assert [trial["checkpoint"] for trial in trials] == [None] * 4
     assert json.loads((tmp_path / "report.json").read_text())["best_params"] == {"learning_rate": 0.001}
     table = format_trials_table(report)
     assert "valid recall@100" in table and "0.3000" in table and "error: " in table
@@ -85,3 +93,12 @@ def test_options_lower_case_the_metric_and_check_the_mode() -> None:
     assert TuneOptions(metric="Recall@100").metric == "recall@100"
     with pytest.raises(ValueError, match="mode must be 'max' or 'min', got 'maximum'"):
         TuneOptions(mode="maximum")
+
+
+def test_final_run_loads_the_chosen_trials_checkpoint_when_it_exists(tmp_path: Path) -> None:
+    saved = tmp_path / "NISER-best.pth"
+    saved.write_bytes(b"state")
+    best = {"params": {"learning_rate": 0.001}, "checkpoint": str(saved)}
+    assert final_run_params(best) == {"learning_rate": 0.001, "model_file": str(saved)}
+    assert final_run_params({**best, "checkpoint": str(tmp_path / "on-another-node.pth")}) == {"learning_rate": 0.001}
+    assert final_run_params({**best, "checkpoint": None}) == {"learning_rate": 0.001}

@@ -1,9 +1,10 @@
 """Hyperparameter search with Ray Tune (2.6 API) that selects on VALIDATION metrics only.
 
 Each trial trains on train and keeps its best epoch on valid (``quick_start.run(..., evaluate_test=False)``) and
-reports only validation metrics. The best trial is chosen on ``metric`` (default valid ``recall@100``, the paper's
-criterion); only that configuration is then evaluated on test. A trial that raises is recorded with its error and the
-sweep goes on. RecBole's own Ray path reports the test result to Tune, i.e. selects on test; this module does not.
+reports only validation metrics and the path of its best-epoch checkpoint. The best trial is chosen on ``metric``
+(default valid ``recall@100``, the paper's criterion); only that trial's model is then evaluated on test, loaded from
+its checkpoint (trained again only where the checkpoint cannot be read, e.g. on another node of a cluster). A trial
+that raises is recorded with its error and the sweep goes on. RecBole's own Ray path reports the test result to Tune, i.e. selects on test; this module does not.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ Objective = Callable[[dict[str, Any], bool], dict[str, Any]]
 (``best_valid_result``, ``test_result`` ...)."""
 
 VALID_PREFIX = "valid_"
+CHECKPOINT_KEY = "checkpoint"
 
 
 @dataclass
@@ -124,24 +126,29 @@ def trial_params(config: dict[str, Any], names: list[str], integer_names: frozen
 
 def _trainable(config: dict[str, Any], objective: Objective, names: list[str], integer_names: frozenset[str]) -> None:
     """Ray function trainable: one training run on the GPUs Ray assigned (none: CPU), reporting only validation
-    metrics (prefixed ``valid_``)."""
+    metrics (prefixed ``valid_``) and the absolute path of the run's checkpoint."""
     import ray
     from ray.air import session
 
     os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(gpu) for gpu in ray.get_gpu_ids())
     result = objective(trial_params(config, names, integer_names), False)
     valid = result.get("best_valid_result") or {}
-    session.report({VALID_PREFIX + key: float(value) for key, value in valid.items()})
+    report: dict[str, Any] = {VALID_PREFIX + key: float(value) for key, value in valid.items()}
+    if result.get(CHECKPOINT_KEY):
+        report[CHECKPOINT_KEY] = str(Path(result[CHECKPOINT_KEY]).resolve())
+    session.report(report)
 
 
 def tune_hyperparameters(
     specs: list[ParamSpec], objective: Objective, options: TuneOptions | None = None
 ) -> dict[str, Any]:
-    """Run the search, then train the chosen configuration again (same seed) and evaluate only it on test.
+    """Run the search, then evaluate only the chosen trial on test: its saved model, or the configuration trained
+    again (same seed) when the trial left no readable checkpoint.
 
     Returns (and writes to ``options.output``, first without the test result, so a failing final run keeps the
     trial table) ``{"metric", "mode", "trials": [{"trial", "params", "status", "valid", "error"}], "best_params",
-    "best_valid_result", "test_result", "final_result"}``.
+    "best_valid_result", "test_result", "final_result", "tested_model"}`` (``tested_model``: the checkpoint tested, or
+    "trained again"); trial rows also hold their ``checkpoint`` (or None).
     """
     options = options or TuneOptions()
     trials = run_trials(specs, objective, options)
@@ -154,14 +161,26 @@ def tune_hyperparameters(
         "best_valid_result": best["valid"],
         "test_result": None,
         "final_result": None,
+        "tested_model": None,
     }
     if options.output:
         write_report(report, options.output)
-    final = objective(best["params"], True)
-    report.update(test_result=final.get("test_result"), final_result=final)
+    final_params = final_run_params(best)
+    final = objective(final_params, True)
+    report.update(test_result=final.get("test_result"), final_result=final,
+                  tested_model=final_params.get("model_file", "trained again"))
     if options.output:
         write_report(report, options.output)
     return report
+
+
+def final_run_params(best: dict[str, Any]) -> dict[str, Any]:
+    """The chosen trial's parameters, plus its checkpoint as ``model_file`` when that file can be read here, so the
+    test evaluation loads the trained model instead of training it again."""
+    checkpoint = best.get(CHECKPOINT_KEY)
+    if checkpoint and Path(checkpoint).is_file():
+        return {**best["params"], "model_file": checkpoint}
+    return dict(best["params"])
 
 
 def run_trials(specs: list[ParamSpec], objective: Objective, options: TuneOptions) -> list[dict[str, Any]]:
@@ -253,6 +272,7 @@ def _trial_row(index: int, result: Any, names: list[str], integer_names: frozens
         "status": status,
         "valid": valid,
         "error": error,
+        CHECKPOINT_KEY: metrics.get(CHECKPOINT_KEY),
     }
 
 
@@ -297,7 +317,7 @@ def format_trials_table(report: dict[str, Any]) -> str:
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in [header, *rows]]
     lines.append(f"best on valid {report['metric']} ({report['mode']}): {report['best_params']}")
-    lines.append(f"test result of the chosen configuration: {report['test_result']}")
+    lines.append(f"test result of the chosen configuration ({report.get('tested_model')}): {report['test_result']}")
     return "\n".join(lines)
 
 
