@@ -68,6 +68,7 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
 
 
 _run_log_handlers: list[logging.Handler] = []
+RECBOLE_LOG_ROOT = "log"  # where `recbole.utils.init_logger` writes, relative to the working directory
 
 
 def start_run_log(config: SemSRConfig) -> None:
@@ -75,8 +76,10 @@ def start_run_log(config: SemSRConfig) -> None:
 
     `init_logger` attaches its handlers with `logging.basicConfig`, which does nothing while the root logger has
     handlers: without this, every run after the first in one process (benchmark, tuning) would log into the first
-    run's file and leave its own file empty.
+    run's file and leave its own file empty. The log folder is created first, race-free: RecBole checks for it and
+    then creates it, which fails when a parallel run (a tuning trial) creates it in between.
     """
+    Path(RECBOLE_LOG_ROOT, config["model"]).mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     for handler in _run_log_handlers:
         root.removeHandler(handler)

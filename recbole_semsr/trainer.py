@@ -19,10 +19,12 @@ class SemSRTrainer(Trainer):
     RecBole pickles its whole `Config` into each checkpoint, which torch >= 2.6 refuses to load with
     `weights_only=True`; here the config is stored as a plain dict. Epoch and evaluation times are recorded in
     `epoch_seconds` and `eval_seconds`. Checkpoint names carry a random suffix: RecBole names them by model and
-    second only, so runs started in the same second (parallel tuning trials) would overwrite each other's.
+    second only, so runs started in the same second (parallel tuning trials) would overwrite each other's. The
+    checkpoint folder is created race-free before RecBole's check-then-create.
     """
 
     def __init__(self, config, model) -> None:
+        os.makedirs(config["checkpoint_dir"], exist_ok=True)
         super().__init__(config, model)
         self.saved_model_file = unique_checkpoint_path(self.checkpoint_dir, config["model"])
         self.epoch_seconds: list[float] = []

@@ -1,9 +1,12 @@
 """End-to-end runs through the runner on a real ml-100k slice (users 1..12), one epoch each."""
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
+import recbole.trainer.trainer
+import recbole.utils.logger
 import torch
 
 from recbole_semsr.cli import main, parse_overrides
@@ -64,3 +67,19 @@ def test_each_run_in_one_process_logs_to_its_own_file(tiny_run_config, monkeypat
         (log_file,) = Path("log", model).glob("*.log")
         text = log_file.read_text()
         assert f"message of the {model} run" in text and f"message of the {other} run" not in text
+
+
+def test_log_and_checkpoint_folders_exist_before_recboles_check_then_create(tiny_run_config, monkeypatch):
+    """RecBole's `ensure_dir` checks for a folder, then creates it; a parallel run (tuning trial) that creates it in
+    between makes it raise FileExistsError. `lost_the_race` is that outcome whenever the folder is not there yet."""
+    def lost_the_race(path):
+        if not os.path.isdir(path):
+            raise FileExistsError(path)
+
+    monkeypatch.setattr(recbole.utils.logger, "ensure_dir", lost_the_race)
+    monkeypatch.setattr(recbole.trainer.trainer, "ensure_dir", lost_the_race)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    config = {**tiny_run_config, "checkpoint_dir": str(Path("fresh", "saved").resolve())}
+    result = run("NISER", "ml-100k", config_dict=config, evaluate_test=False)
+    assert Path(result["checkpoint"]).is_file() and Path(result["checkpoint"]).parent == Path(config["checkpoint_dir"])
+    assert list(Path("log", "NISER").glob("*.log"))
