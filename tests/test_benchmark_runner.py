@@ -106,3 +106,18 @@ def test_cli_report_only_with_extra_llm_results(tmp_path: Path, capsys: pytest.C
     assert "| NISER | **17.50** | **5.00** | **35.00** | **6.00** | 1.5 |" in report
     assert "| FS-LLM | 7.07 | 1.90 | 14.48 | 2.07 | - |" in report
     assert "NISER left out of the Recall@K plot" in capsys.readouterr().out
+
+
+def test_corrupt_stored_run_is_moved_aside_and_run_again(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    broken = store.path_for("NISER", "beauty", 1)
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{"model": "NISER", "dataset": "beau')
+    messages: list[str] = []
+    stub = StubRun()
+    summary = run_benchmark(["NISER"], ["beauty"], [1], store, run_fn=stub, log=messages.append)
+    assert (summary.ran, summary.skipped) == (1, 0) and len(stub.calls) == 1
+    assert json.loads(broken.read_text())["test_result"]["recall@100"] == pytest.approx(0.31)
+    assert (broken.parent / "seed1.json.corrupt").read_text() == '{"model": "NISER", "dataset": "beau'
+    assert any("not valid JSON" in line and "seed1.json.corrupt" in line and "running it again" in line
+               for line in messages)
