@@ -304,3 +304,32 @@ def test_missing_item_file_names_the_expected_path(tmp_path: Path) -> None:
     config = {"dataset": "nothing", "data_path": str(tmp_path / "nothing")}
     with pytest.raises(ItemFileError, match=r"nothing\.item not found"):
         item_embeddings_for_config(config)
+
+
+def write_model_dir(folder: Path, weights: bytes = b"\x00\x01weights") -> Path:
+    """A stand-in local model directory: a config file and a weights file in a subfolder."""
+    (folder / "pooling").mkdir(parents=True)
+    (folder / "config.json").write_text('{"dim": 3}')
+    (folder / "pooling" / "model.bin").write_bytes(weights)
+    return folder
+
+
+def test_the_same_model_in_another_folder_reuses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_dataset(tmp_path, ROWS)
+    first_venv = write_model_dir(tmp_path / "venv1" / "model")
+    second_venv = write_model_dir(tmp_path / "venv2" / "model")
+    monkeypatch.setattr(loader, "build_encoder", fake_build)
+    encoded = item_embeddings_for_config(make_config(folder, tmp_path, sem_encoder="sentence-transformers",
+                                                     sem_model_path=str(first_venv)), show_progress=False)
+    monkeypatch.setattr(loader, "build_encoder", refuse_build)
+    reused = item_embeddings_for_config(make_config(folder, tmp_path, sem_encoder="sentence-transformers",
+                                                    sem_model_path=str(second_venv)), show_progress=False)
+    assert reused.reused and reused.source == encoded.source
+
+
+def test_a_model_whose_file_content_changed_is_another_model(tmp_path: Path) -> None:
+    original = write_model_dir(tmp_path / "a", b"\x00\x01weights")
+    same_size = write_model_dir(tmp_path / "b", b"\x00\x02weights")
+    describe = [encoder_spec("sentence-transformers", str(path)).describe() for path in (original, same_size)]
+    assert describe[0] != describe[1]
+    assert [name for name, _, _ in describe[0]["models"]["model_path"]] == ["config.json", "pooling/model.bin"]

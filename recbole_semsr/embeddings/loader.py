@@ -102,7 +102,8 @@ def item_embeddings_for_config(config: Any, force: bool = False, show_progress: 
         logger.info(f"reusing cached item vectors {cached.source}")
         return cached
     vectors, facts = encode_texts(spec, texts, int(setting(config, "sem_batch_size")), show_progress)
-    meta = {"dataset": config["dataset"], "item_file": str(table.path), "encoder": spec.describe(),
+    meta = {"dataset": config["dataset"], "item_file": str(table.path), "model_path": spec.model_path,
+            "encoder": spec.describe(),
             "template": template.describe(), **facts}
     return store.save(config["dataset"], spec.name, digest, table.tokens, vectors, meta)
 
