@@ -9,7 +9,8 @@ class ConfigValueError(ValueError):
 
 
 def value_fits_default(value: Any, default: Any) -> bool:
-    """True when `value` can stand where `default` stands: numbers for numbers, booleans for booleans.
+    """True when `value` can stand where `default` stands: booleans for booleans, integers for integers, numbers
+    for floats.
 
     Anything may replace a default of None, a string, a list or a mapping (RecBole accepts `topk: 20` for a list).
     """
@@ -17,9 +18,12 @@ def value_fits_default(value: Any, default: Any) -> bool:
         return True
     if isinstance(default, bool):
         return isinstance(value, bool)
-    if isinstance(default, (int, float)):
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and (
-            isinstance(default, float) or float(value).is_integer())
+    if isinstance(value, bool):
+        return not isinstance(default, (int, float))
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, int):
+        return isinstance(value, int)
     return True
 
 
