@@ -147,7 +147,7 @@ def iter_raw_lines(path: Path, desc: str = "") -> Iterator[tuple[int, bytes]]:
 
 def iter_decoded_lines(path: Path, encoding: str, desc: str = "") -> Iterator[tuple[int, str, bool]]:
     """Yield ``(line_number, text, decoded)`` per physical line, newline kept; ``decoded`` is False when the line
-    is not valid ``encoding`` (its text then has replacement characters).
+    is not valid ``encoding`` (its text then holds placeholders for the bad bytes).
 
     A byte-order mark overrides ``encoding`` and is removed. UTF-16/UTF-32 files are decoded as a stream (their
     line breaks are not single bytes) before they are split into lines.
@@ -173,6 +173,9 @@ def _iter_wide_lines(path: Path, encoding: str) -> Iterator[tuple[int, str, bool
 def _mark_undecodable(error: UnicodeDecodeError) -> tuple[str, int]:
     """Codec error handler: replace undecodable bytes with a lone surrogate, which valid UTF-16/32 never yields."""
     return _UNDECODABLE, error.end
+
+
+codecs.register_error(_MARK_UNDECODABLE, _mark_undecodable)
 
 
 def iter_text_lines(path: Path, encoding: str, problems: ProblemLog, desc: str = "") -> Iterator[tuple[int, str]]:
@@ -243,9 +246,6 @@ def add_time_range_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time_range", type=int, nargs=2, default=DEFAULT_TIME_RANGE, metavar=("MIN", "MAX"),
                         help="plausible event times in unix seconds; others are reported and skipped "
                              f"(default {DEFAULT_TIME_RANGE[0]} {DEFAULT_TIME_RANGE[1]}: 1990-01-01 to 2050-01-01)")
-
-
-codecs.register_error(_MARK_UNDECODABLE, _mark_undecodable)
 
 
 def is_token(value: str) -> bool:
