@@ -338,3 +338,13 @@ def test_a_model_whose_file_content_changed_is_another_model(tmp_path: Path) -> 
     after = encoder_spec("sentence-transformers", str(model)).describe()
     assert before != after
     assert [name for name, _, _ in after["models"]["model_path"]] == ["config.json", "pooling/model.bin"]
+
+
+def test_vectors_of_unknown_items_are_counted_and_zero_vectors_warned(tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    emb = write_itememb(tmp_path / "v.itememb", ["a\t1 2\n", "x\t5 6\n", "b\t0 0\n", "y\t7 8\n"])
+    with caplog.at_level("WARNING", logger=loader.logger.name):
+        table = load_item_embeddings({"sem_embedding_file": str(emb)}, fake_dataset({"[PAD]": 0, "a": 1, "b": 2}))
+    assert table.tolist() == [[0, 0], [1, 2], [0, 0]]
+    assert f"{emb}: 2 of 4 vectors are for items the dataset does not know (e.g. ['x', 'y'])" in caplog.text
+    assert "1 of 2 dataset items have an all-zero vector (e.g. ['b'])" in caplog.text
