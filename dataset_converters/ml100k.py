@@ -3,22 +3,35 @@
 Rule: each user's ratings in time order (ties in file order); a new session starts after a gap of more than
 `session_gap` seconds (default 3600); sessions shorter than 2 are dropped; the most recent `max_len` (50) items of a
 session are kept; sessions are split 80/10/10 at random with `seed` (as Beauty's users); every prefix predicts its
-next item.
+next item. Ratings whose time lies outside `time_range` (unix seconds) are reported with their line and skipped
+(fatal with `strict`).
 """
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import recbole
 
 from dataset_converters.beauty import split_users, write_splits
-from dataset_converters.common import ItemFileWriter, atomic_output_dir
+from dataset_converters.common import (
+    DEFAULT_TIME_RANGE,
+    TIME_OUT_OF_RANGE,
+    ItemFileWriter,
+    ProblemLog,
+    add_time_range_argument,
+    atomic_output_dir,
+    time_range_problem,
+)
 
 RECBOLE_ML100K = Path(recbole.__file__).resolve().parent / "dataset_example" / "ml-100k"
 ITEM_FIELDS = (("item_id", "token"), ("title", "token_seq"), ("release_year", "token"), ("genres", "token_seq"))
 from dataset_converters.prepare import SPLITS
+
+logger = logging.getLogger(__name__)
 
 
 def cut_sessions(ratings: pd.DataFrame, session_gap: int, max_len: int) -> list[list[str]]:
@@ -29,11 +42,26 @@ def cut_sessions(ratings: pd.DataFrame, session_gap: int, max_len: int) -> list[
     return [items[-max_len:] for items in sessions if len(items) >= 2]
 
 
+def drop_implausible_times(ratings: pd.DataFrame, path: Path, time_range: tuple[int, int],
+                           problems: ProblemLog) -> pd.DataFrame:
+    """The ratings whose timestamp lies in `time_range`; every other one is reported at its file line."""
+    timestamps = ratings["timestamp"].to_numpy()
+    outside = (timestamps < time_range[0]) | (timestamps > time_range[1])
+    for row in np.flatnonzero(outside):
+        problems.report(path, int(row) + 2, TIME_OUT_OF_RANGE, time_range_problem(int(timestamps[row]), time_range))
+    return ratings[~outside]
+
+
 def convert(output_dir: Path, session_gap: int = 3600, max_len: int = 50, seed: int = 2025,
-            source_dir: Path = RECBOLE_ML100K, overwrite: bool = False) -> dict[str, int]:
+            source_dir: Path = RECBOLE_ML100K, overwrite: bool = False,
+            time_range: tuple[int, int] = DEFAULT_TIME_RANGE, strict: bool = False) -> dict[str, int]:
     """Write ml-100k.{train,valid,test}.inter and ml-100k.item into `output_dir`; returns samples per split."""
-    ratings = pd.read_csv(source_dir / "ml-100k.inter", sep="\t", header=0,
-                          names=["user_id", "item_id", "rating", "timestamp"])
+    source = source_dir / "ml-100k.inter"
+    ratings = pd.read_csv(source, sep="\t", header=0, names=["user_id", "item_id", "rating", "timestamp"])
+    problems = ProblemLog(strict)
+    ratings = drop_implausible_times(ratings, source, time_range, problems)
+    if problems:
+        logger.warning(problems.summary())
     sessions = {str(number): items for number, items in enumerate(cut_sessions(ratings, session_gap, max_len))}
     with atomic_output_dir(output_dir, overwrite) as staging:
         writers = write_splits(staging, "ml-100k", sessions, split_users(sessions, (0.8, 0.1, 0.1), seed))
@@ -56,8 +84,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max_len", type=int, default=50, help="most recent items kept per session")
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--strict", action="store_true", help="stop at the first rating with an implausible time")
+    add_time_range_argument(parser)
     args = parser.parse_args(argv)
-    counts = convert(args.output_dir, args.session_gap, args.max_len, args.seed, overwrite=args.overwrite)
+    counts = convert(args.output_dir, args.session_gap, args.max_len, args.seed, overwrite=args.overwrite,
+                     time_range=tuple(args.time_range), strict=args.strict)
     print(f"ml-100k sessions written to {args.output_dir}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
 

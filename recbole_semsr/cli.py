@@ -3,10 +3,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
+from dataset_converters.common import ConversionError
 from recbole_semsr.config import parse_config_value
-from recbole_semsr.quick_start import run, write_result
-from recbole_semsr.tuning import add_tuning_arguments, tune_from_args
+from recbole_semsr.embeddings.errors import EmbeddingError
+from recbole_semsr.model import UnknownModelError, get_model
+from recbole_semsr.preflight import ConfigValueError
+from recbole_semsr.provenance import CheckpointMismatchError
+from recbole_semsr.quick_start import RunInterrupted, run, write_result
+from recbole_semsr.tuning import ParamsFileError, add_tuning_arguments, tune_from_args
+
+# Errors about the user's input: printed as their one-line message, without a traceback.
+INPUT_ERRORS = (UnknownModelError, ConfigValueError, CheckpointMismatchError, FileNotFoundError, ConversionError,
+                EmbeddingError, ParamsFileError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", "-d", required=True, help="e.g. ml-100k, beauty, kdd_m2_uk")
     parser.add_argument("--config_files", nargs="*", default=None, help="extra YAML files, applied in order")
     parser.add_argument("--result_file", default=None, help="write the result record as JSON here")
+    parser.add_argument("--allow_split_mismatch", action="store_true",
+                        help="use a --model_file / --rerank_with checkpoint trained on other data (recorded in the "
+                        "result)")
     add_tuning_arguments(parser)
     return parser
 
@@ -35,21 +48,44 @@ def parse_overrides(extra: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     args, extra = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
-    if args.params_file:
-        return tune_from_args(args, args.config_files, parse_overrides(extra))
-    result = run(args.model, args.dataset, args.config_files, parse_overrides(extra))
-    print(f"{result['model']} on {result['dataset']}: best valid {result['best_valid_result']}")
-    print(f"test {result['test_result']}  ({describe_training_time(result)})")
+    overrides = parse_overrides(extra)
+    if args.allow_split_mismatch:
+        overrides["allow_split_mismatch"] = True
+    try:
+        get_model(args.model)
+        if args.params_file:
+            return tune_from_args(args, args.config_files, overrides)
+        result = run(args.model, args.dataset, args.config_files, overrides)
+    except INPUT_ERRORS as error:
+        raise SystemExit(f"error: {error}") from error
+    except KeyboardInterrupt as interrupt:
+        raise SystemExit(interrupted_message(interrupt)) from interrupt
     if args.result_file:
         write_result(result, args.result_file)
         print(f"result written to {args.result_file}")
+    print(result_summary(result))
     return result
 
 
-def describe_training_time(result: dict) -> str:
-    """'12.3 s/epoch, 4 epochs', 'fitted in 0.8 s' (non-neural models) or 'no training' (evaluate-only)."""
+def result_summary(result: dict[str, Any]) -> str:
+    """Two lines: the validation result, then test with the training time (or that nothing was trained)."""
+    return (f"{result['model']} on {result['dataset']}: best valid {result['best_valid_result']}\n"
+            f"test {result['test_result']}  ({training_time(result)})")
+
+
+def training_time(result: dict[str, Any]) -> str:
+    """'12.3 s/epoch, 4 epochs', 'fitted in 0.8 s, no gradient steps' (the baselines) or 'no training'."""
     if result.get("seconds_per_epoch") is not None:
         return f"{result['seconds_per_epoch']:.1f} s/epoch, {result['epochs']} epochs"
     if result.get("fit_seconds") is not None:
         return f"fitted in {result['fit_seconds']:.1f} s, no gradient steps"
     return "no training"
+
+
+def interrupted_message(interrupt: KeyboardInterrupt) -> str:
+    """One line after Ctrl-C: what is kept, and how to go on."""
+    checkpoint = getattr(interrupt, "checkpoint", None)
+    if checkpoint:
+        return (f"interrupted: the best epoch so far is kept in {checkpoint}; evaluate it with "
+                f"--model_file={checkpoint}, or run the same command again to train from the start")
+    return "interrupted before any epoch was saved: nothing is kept; run the same command again to start over"

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from llm_rec_fakes import FakeOpenAIServer, WordCountEncoder, chat_reply
+from llm_rec_fakes import FakeOpenAIServer, WordCountEncoder, chat_reply, closed_port_url
 
-from recbole_semsr.llm_rec.__main__ import main
+from recbole_semsr.llm_rec.__main__ import main, parse_topk
 from recbole_semsr.llm_rec.data import AtomicFileError, SessionSample, most_recent, read_item_texts, read_sessions
 from recbole_semsr.llm_rec.evaluate import evaluate_llm, ranking_metrics
 from recbole_semsr.llm_rec.prompts import load_template
@@ -135,3 +135,27 @@ def test_most_recent_subset_uses_timestamps_when_present_else_file_order():
     timed = [SessionSample(str(i), ("a",), "b", t) for i, t in enumerate([5.0, 1.0, 9.0, 2.0, 7.0])]
     assert [s.session_id for s in most_recent(timed, 3)] == ["0", "2", "4"]
     assert most_recent(plain, None) == plain
+
+
+
+def test_unreachable_backend_is_reported_before_any_data_or_encoder_work(monkeypatch):
+    import recbole_semsr.llm_rec.__main__ as cli
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("data was read before the backend was checked")
+
+    monkeypatch.setattr(cli, "dataset_files", no_work)
+    with pytest.raises(SystemExit, match=r"^error: .*/v1/models: connection refused \(checked before any work"):
+        main(["--dataset=toy", "--backend=openai", "--model=m", f"--base_url={closed_port_url()}"])
+
+
+@pytest.mark.parametrize("text, expected", [("20,100", (20, 100)), ("[20,100]", (20, 100)), ("[20, 100]", (20, 100)),
+                                            ("10", (10,))])
+def test_topk_accepts_the_list_form(text, expected):
+    assert parse_topk(text) == expected
+
+
+@pytest.mark.parametrize("text", ["[20,abc]", "0", "20;100"])
+def test_topk_refuses_what_is_not_positive_integers(text):
+    with pytest.raises(SystemExit, match="expected positive integers"):
+        parse_topk(text)
