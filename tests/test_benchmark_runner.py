@@ -31,6 +31,15 @@ class StubRun:
                 "seconds_per_epoch": 1.5}
 
 
+def with_checkpoints(stub: StubRun):
+    """`stub` whose records name a checkpoint `<model>-<seed>.pth`, as the "+" variants need."""
+
+    def run(model: str, dataset: str, **kwargs: Any) -> dict[str, Any]:
+        return {**stub(model, dataset, **kwargs), "checkpoint": f"{model}-{kwargs['config_dict']['seed']}.pth"}
+
+    return run
+
+
 def test_seed_list() -> None:
     assert seed_list(3, 2025) == [2025, 2026, 2027]
     with pytest.raises(ValueError, match="at least 1"):
@@ -62,12 +71,8 @@ def test_plus_variant_reranks_the_stored_runs_of_the_same_seed(tmp_path: Path) -
     store = ResultsStore(tmp_path)
     stub = StubRun()
 
-    def run_with_checkpoints(model: str, dataset: str, **kwargs: Any) -> dict[str, Any]:
-        record = stub(model, dataset, **kwargs)
-        return {**record, "checkpoint": f"{model}-{kwargs['config_dict']['seed']}.pth"}
-
     summary = run_benchmark(["SemNISER_F+", "NISER", "SemNISER_F", "SemNISER_F+"], ["beauty"], [7], store,
-                            run_fn=run_with_checkpoints, log=lambda _: None)
+                            run_fn=with_checkpoints(stub), log=lambda _: None)
     assert summary.failures == ["beauty SemNISER_F+ seed 7: ValueError: SemNISER_F+ needs stored runs of SemNISER_F "
                                 "and NISER for seed 7: list them before it"]
     model, _, config = stub.calls[-1]
@@ -112,12 +117,8 @@ def test_named_reranker_and_deterministic_models_run_once(tmp_path: Path) -> Non
     store = ResultsStore(tmp_path)
     stub = StubRun()
 
-    def run_with_checkpoints(model: str, dataset: str, **kwargs: Any) -> dict[str, Any]:
-        record = stub(model, dataset, **kwargs)
-        return {**record, "checkpoint": f"{model}-{kwargs['config_dict']['seed']}.pth"}
-
     summary = run_benchmark(["NISER", "STAN", "NISER+STAN", "STAN+"], ["beauty"], [7, 8], store,
-                            run_fn=run_with_checkpoints, log=lambda _: None)
+                            run_fn=with_checkpoints(stub), log=lambda _: None)
     assert summary.failures == []
     runs = [(model, config["seed"], config.get("rerank_with")) for model, _, config in stub.calls]
     assert runs == [("NISER", 7, None), ("NISER", 8, None), ("STAN", 7, None),
