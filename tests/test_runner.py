@@ -83,3 +83,13 @@ def test_log_and_checkpoint_folders_exist_before_recboles_check_then_create(tiny
     result = run("NISER", "ml-100k", config_dict=config, evaluate_test=False)
     assert Path(result["checkpoint"]).is_file() and Path(result["checkpoint"]).parent == Path(config["checkpoint_dir"])
     assert list(Path("log", "NISER").glob("*.log"))
+
+
+@pytest.mark.parametrize("model", ["NISER", "SemNISER_F", "GRU4Rec", "STAN"])
+def test_default_run_follows_the_documented_protocol(model):
+    """docs/results: stop after 2 epochs without a better validation Recall@100, full ranking, lr 0.001, batch 100."""
+    config = SemSRConfig(model, "ml-100k")
+    assert config["stopping_step"] == 2
+    assert config["valid_metric"] == "Recall@100"
+    assert (config["learning_rate"], config["train_batch_size"]) == (0.001, 100)
+    assert config["eval_args"]["mode"] == {"valid": "full", "test": "full"}
