@@ -12,11 +12,13 @@ from recbole_semsr.model import UnknownModelError, get_model
 from recbole_semsr.preflight import ConfigValueError
 from recbole_semsr.provenance import CheckpointMismatchError
 from recbole_semsr.quick_start import RunInterrupted, run, write_result
+from recbole_semsr.ray_cluster import RayResourcesError, RayUnreachableError
 from recbole_semsr.tuning import ParamsFileError, add_tuning_arguments, tune_from_args
+from recbole_semsr.tuning.cli import names
 
 # Errors about the user's input: printed as their one-line message, without a traceback.
 INPUT_ERRORS = (UnknownModelError, ConfigValueError, CheckpointMismatchError, FileNotFoundError, ConversionError,
-                EmbeddingError, ParamsFileError)
+                EmbeddingError, ParamsFileError, RayUnreachableError, RayResourcesError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train and evaluate a session recommender (this package's or RecBole's) on a session dataset. "
         "Any other --key=value is a RecBole config override, e.g. --epochs=1 --learning_rate=0.01.",
     )
-    parser.add_argument("--model", "-m", required=True, help="e.g. NISER, MSGAT, SemNISER_F, GRU4Rec")
-    parser.add_argument("--dataset", "-d", required=True, help="e.g. ml-100k, beauty, kdd_m2_uk")
+    parser.add_argument("--model", "-m", required=True,
+                        help="e.g. NISER, MSGAT, SemNISER_F, GRU4Rec (with --params_file: several, comma-separated)")
+    parser.add_argument("--dataset", "-d", required=True,
+                        help="e.g. ml-100k, beauty, kdd_m2_uk (with --params_file: several, comma-separated)")
     parser.add_argument("--config_files", nargs="*", default=None, help="extra YAML files, applied in order")
     parser.add_argument("--result_file", default=None, help="write the result record as JSON here")
     parser.add_argument("--allow_split_mismatch", action="store_true",
@@ -52,9 +56,11 @@ def main(argv: list[str] | None = None) -> dict:
     if args.allow_split_mismatch:
         overrides["allow_split_mismatch"] = True
     try:
-        get_model(args.model)
         if args.params_file:
+            for model in names(args.model):
+                get_model(model)
             return tune_from_args(args, args.config_files, overrides)
+        get_model(args.model)
         result = run(args.model, args.dataset, args.config_files, overrides)
     except INPUT_ERRORS as error:
         raise SystemExit(f"error: {error}") from error

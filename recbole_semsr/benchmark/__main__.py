@@ -2,20 +2,31 @@
 
 Runs every model on every dataset for each seed (skipping runs already in ``<output>/runs``), then writes
 ``<output>/report.md``, ``report.csv`` and ``recall_at_k_<dataset>.png``. Any other ``--key=value`` is a RecBole
-config override applied to every run.
+config override applied to every run. ``--ray_address``, ``--parallel``, ``--cpus_per_run`` or ``--gpus_per_run``
+make every run a Ray task (on a cluster, or on a local Ray instance).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shlex
 import sys
 from pathlib import Path
+from typing import ContextManager
 
 from recbole_semsr.benchmark.report import write_report
-from recbole_semsr.benchmark.runner import run_benchmark, seed_list
+from recbole_semsr.benchmark.runner import LocalExecutor, RunExecutor, run_benchmark, seed_list
 from recbole_semsr.benchmark.store import ResultsStore, load_result_files
+from recbole_semsr.ray_cluster import (
+    RayResources,
+    RayResourcesError,
+    RayUnreachableError,
+    add_ray_arguments,
+    ray_flags_given,
+    resources_from_args,
+)
 
 
 def _names(text: str) -> list[str]:
@@ -33,7 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--extra_results", nargs="*", default=[], help="more result JSONs for the table (e.g. LLM)")
     parser.add_argument("--plot_models", type=_names, default=None, help="models in the Recall@K plot (default all)")
     parser.add_argument("--report_only", action="store_true", help="only rebuild the report from stored results")
+    add_ray_arguments(parser, "Ray: any of these flags runs each (dataset, model, seed) as a Ray task")
     return parser
+
+
+def executor_for(resources: RayResources | None) -> ContextManager[RunExecutor]:
+    """Ray tasks when resources are given, else runs one after the other in this process."""
+    if resources is None:
+        return contextlib.nullcontext(LocalExecutor())
+    from recbole_semsr.benchmark.ray_executor import RayExecutor
+
+    return RayExecutor(resources)
 
 
 def describe_machine() -> str:
@@ -57,9 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         if not args.models or not args.datasets:
             raise SystemExit("--models and --datasets are required (or --report_only)")
-        summary = run_benchmark(args.models, args.datasets, seed_list(args.seeds, args.base_seed), store,
-                                config_file_list=args.config_files, config_dict=parse_overrides(extra),
-                                provenance={"benchmark_command": command, "machine": machine})
+        try:
+            resources = resources_from_args(args) if ray_flags_given(args) else None
+            with executor_for(resources) as executor:
+                summary = run_benchmark(args.models, args.datasets, seed_list(args.seeds, args.base_seed), store,
+                                        config_file_list=args.config_files, config_dict=parse_overrides(extra),
+                                        provenance={"benchmark_command": command, "machine": machine},
+                                        executor=executor)
+        except (RayUnreachableError, RayResourcesError) as error:
+            raise SystemExit(f"error: {error}") from error
         print(f"{summary.ran} runs done, {summary.skipped} already stored, {len(summary.failures)} failed")
         failures = summary.failures
     stored = store.load()

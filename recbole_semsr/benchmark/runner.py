@@ -1,9 +1,10 @@
 """Run every (dataset, model, seed) through ``quick_start.run`` on the same splits, skipping finished runs."""
 from __future__ import annotations
 
+import bisect
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from recbole_semsr.benchmark.report import CURVE_KS
 from recbole_semsr.benchmark.store import ResultsStore
@@ -73,6 +74,130 @@ def plus_variant(model: str, dataset: str, seed: int, store: ResultsStore,
     return base, {"model_file": needed[base]["checkpoint"], "rerank_with": needed[reranker]["checkpoint"]}
 
 
+RunKey = tuple[str, str, int]
+"""(dataset, model, seed)"""
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One (dataset, model, seed) of the grid; ``needs``: the positions of earlier planned runs it must wait for
+    (an ``X+`` row waits for the runs it re-ranks; a name listed twice waits for its first listing)."""
+
+    dataset: str
+    model: str
+    seed: int
+    needs: frozenset[int] = frozenset()
+
+    @property
+    def key(self) -> RunKey:
+        return self.dataset, self.model, self.seed
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset} {self.model} seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """What one run needs where it runs: ``run_fn(model, dataset, ...)`` with the run's config."""
+
+    run_fn: RunFn
+    model: str
+    dataset: str
+    config_file_list: list[str] | None
+    config_dict: dict[str, Any]
+
+    def execute(self, extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The result record; ``extra_config`` (e.g. the GPUs of a Ray task) is laid over the run's config."""
+        return self.run_fn(self.model, self.dataset, config_file_list=self.config_file_list,
+                           config_dict={**self.config_dict, **(extra_config or {})}, evaluate_test=True)
+
+
+@dataclass(frozen=True)
+class RunFailed:
+    """A run that raised or was lost with its node: the one-line reason and the details (traceback) to log."""
+
+    reason: str
+    details: str
+
+    @classmethod
+    def from_exception(cls, error: BaseException) -> RunFailed:
+        return cls(f"{type(error).__name__}: {error}", "".join(traceback.format_exception(error)))
+
+
+Outcome = dict[str, Any] | RunFailed
+"""The result record of a finished run, or why it failed."""
+
+
+class RunExecutor(Protocol):
+    """Where runs execute. ``retries``: how often a failed run is started again; ``shows_progress``: log the
+    counts of done, running, failed and queued runs as they change."""
+
+    retries: int
+    shows_progress: bool
+
+    def has_room(self) -> bool:
+        """True when another run may start now."""
+
+    def start(self, position: int, job: RunJob) -> None:
+        """Start the planned run at ``position``."""
+
+    def wait_finished(self) -> list[tuple[int, Outcome]]:
+        """Block until at least one started run has finished; their positions and outcomes."""
+
+    def running(self) -> int:
+        """Started runs whose outcome ``wait_finished`` has not returned yet."""
+
+
+class LocalExecutor:
+    """Runs each job in this process when it is started, one after the other, without retries."""
+
+    retries = 0
+    shows_progress = False
+
+    def __init__(self) -> None:
+        self._finished: list[tuple[int, Outcome]] = []
+
+    def has_room(self) -> bool:
+        return not self._finished
+
+    def start(self, position: int, job: RunJob) -> None:
+        try:
+            outcome: Outcome = job.execute()
+        except Exception as error:  # noqa: BLE001 - one failing run must not stop the benchmark
+            outcome = RunFailed.from_exception(error)
+        self._finished.append((position, outcome))
+
+    def wait_finished(self) -> list[tuple[int, Outcome]]:
+        finished, self._finished = self._finished, []
+        return finished
+
+    def running(self) -> int:
+        return len(self._finished)
+
+
+def plan_runs(models: list[str], datasets: list[str], seeds: list[int]) -> list[PlannedRun]:
+    """Every (dataset, model, seed) in the order given (deterministic models once), with what each waits for."""
+    plan: list[PlannedRun] = []
+    positions: dict[RunKey, list[int]] = {}
+    for dataset in datasets:
+        for model in models:
+            for seed in seeds_to_run(model, seeds):
+                keys = [(dataset, model, seed), *rerank_inputs(model, dataset, seed, seeds[0])]
+                needs = frozenset(position for key in keys for position in positions.get(key, []))
+                positions.setdefault((dataset, model, seed), []).append(len(plan))
+                plan.append(PlannedRun(dataset, model, seed, needs))
+    return plan
+
+
+def rerank_inputs(model: str, dataset: str, seed: int, first_seed: int) -> list[RunKey]:
+    """The runs an ``X+`` / ``X+R`` row re-ranks (see ``plus_variant``); none for any other name."""
+    base, reranker = split_plus_name(model)
+    if reranker is None:
+        return []
+    return [(dataset, name, first_seed if is_deterministic(name) else seed) for name in (base, reranker)]
+
+
 def run_benchmark(
     models: list[str],
     datasets: list[str],
@@ -83,35 +208,104 @@ def run_benchmark(
     config_dict: dict[str, Any] | None = None,
     provenance: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
+    executor: RunExecutor | None = None,
 ) -> BenchmarkSummary:
     """Run what the store lacks; a failing run is logged and counted, and the benchmark goes on. A stored record
     that is not valid (corrupt JSON, not a result) is moved aside and run again.
 
     ``provenance`` (e.g. the command and the machine) is stored with every record this call produces.
+    ``executor`` runs the jobs (default: one after the other in this process); whatever it is, this process alone
+    writes the store.
     """
     if run_fn is None:
         from recbole_semsr.quick_start import run as run_fn
-    summary = BenchmarkSummary()
-    for dataset in datasets:
-        for model in models:
-            for seed in seeds_to_run(model, seeds):
-                set_aside = store.set_aside_unusable(model, dataset, seed)
-                if set_aside:
-                    log(set_aside)
-                if store.has(model, dataset, seed):
-                    summary.skipped += 1
-                    continue
-                label = f"{dataset} {model} seed {seed}"
-                log(f"running {label}")
-                merged = {**DEFAULT_BENCHMARK_CONFIG, **(config_dict or {}), "seed": seed}
-                try:
-                    run_model, rerank = plus_variant(model, dataset, seed, store, first_seed=seeds[0])
-                    record = run_fn(run_model, dataset, config_file_list=config_file_list,
-                                    config_dict={**merged, **rerank}, evaluate_test=True)
-                except Exception as error:  # noqa: BLE001 - one failing run must not stop the benchmark
-                    summary.failures.append(f"{label}: {type(error).__name__}: {error}")
-                    log(f"FAILED {label}\n{traceback.format_exc()}")
-                    continue
-                store.save({**record, **(provenance or {})}, model, dataset, seed)
-                summary.ran += 1
-    return summary
+    base_config = {**DEFAULT_BENCHMARK_CONFIG, **(config_dict or {})}
+
+    def job_for(run: PlannedRun) -> RunJob:
+        run_model, rerank = plus_variant(run.model, run.dataset, run.seed, store, first_seed=seeds[0])
+        return RunJob(run_fn, run_model, run.dataset, config_file_list, {**base_config, "seed": run.seed, **rerank})
+
+    schedule = Schedule(plan_runs(models, datasets, seeds), store, executor or LocalExecutor(), job_for,
+                        provenance or {}, log)
+    return schedule.run()
+
+
+class Schedule:
+    """Starts the planned runs in order as soon as what they wait for has finished and the executor has room,
+    retries failed runs as often as the executor allows, and saves each result as it arrives."""
+
+    def __init__(self, plan: list[PlannedRun], store: ResultsStore, executor: RunExecutor,
+                 job_for: Callable[[PlannedRun], RunJob], provenance: dict[str, Any],
+                 log: Callable[[str], None]) -> None:
+        self.plan = plan
+        self.store = store
+        self.executor = executor
+        self.job_for = job_for
+        self.provenance = provenance
+        self.log = log
+        self.queued = list(range(len(plan)))
+        self.finished: set[int] = set()
+        self.attempts = [0] * len(plan)
+        self.summary = BenchmarkSummary()
+
+    def run(self) -> BenchmarkSummary:
+        while self.queued or self.executor.running():
+            self.start_ready_runs()
+            self.show_progress()
+            if self.executor.running():
+                for position, outcome in self.executor.wait_finished():
+                    self.finish(position, outcome)
+        self.show_progress()
+        return self.summary
+
+    def start_ready_runs(self) -> None:
+        """In plan order: skip stored runs, start the runs whose inputs are done, while the executor has room."""
+        for position in list(self.queued):
+            if not self.executor.has_room():
+                return
+            if self.plan[position].needs <= self.finished:
+                self.queued.remove(position)
+                self.start(position)
+
+    def start(self, position: int) -> None:
+        run = self.plan[position]
+        if self.attempts[position] == 0:
+            set_aside = self.store.set_aside_unusable(run.model, run.dataset, run.seed)
+            if set_aside:
+                self.log(set_aside)
+            if self.store.has(run.model, run.dataset, run.seed):
+                self.summary.skipped += 1
+                self.finished.add(position)
+                return
+            self.log(f"running {run.label}")
+        self.attempts[position] += 1
+        try:
+            job = self.job_for(run)
+        except Exception as error:  # noqa: BLE001 - e.g. an X+ row whose inputs are missing
+            self.fail(position, RunFailed.from_exception(error))
+            return
+        self.executor.start(position, job)
+
+    def finish(self, position: int, outcome: Outcome) -> None:
+        run = self.plan[position]
+        if not isinstance(outcome, RunFailed):
+            self.store.save({**outcome, **self.provenance}, run.model, run.dataset, run.seed)
+            self.summary.ran += 1
+            self.finished.add(position)
+        elif self.attempts[position] <= self.executor.retries:
+            self.log(f"retrying {run.label} after {outcome.reason}")
+            bisect.insort(self.queued, position)
+        else:
+            self.fail(position, outcome)
+
+    def fail(self, position: int, failure: RunFailed) -> None:
+        label = self.plan[position].label
+        self.summary.failures.append(f"{label}: {failure.reason}")
+        self.log(f"FAILED {label}\n{failure.details}")
+        self.finished.add(position)
+
+    def show_progress(self) -> None:
+        if self.executor.shows_progress:
+            summary = self.summary
+            self.log(f"progress: {summary.ran} done, {self.executor.running()} running, {len(summary.failures)} "
+                     f"failed, {len(self.queued)} queued, {summary.skipped} already stored")

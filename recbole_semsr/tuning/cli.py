@@ -5,7 +5,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from recbole_semsr.tuning.params import parse_params_file
+from recbole_semsr.ray_cluster import add_ray_arguments, resources_from_args
+from recbole_semsr.tuning.params import ParamSpec, parse_params_file
 from recbole_semsr.tuning.ray_search import (
     TuneOptions,
     format_trials_table,
@@ -21,13 +22,17 @@ def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tune_metric", default="recall@100", help="validation metric that picks the best trial")
     group.add_argument("--tune_mode", default="max", choices=("max", "min"))
     group.add_argument("--num_samples", type=int, default=1, help="samples of the continuous kinds (x grid size)")
-    group.add_argument("--ray_address", default=None, help="join this Ray cluster instead of starting a local one")
     group.add_argument("--ray_num_cpus", type=int, default=None, help="CPUs of the local Ray instance")
-    group.add_argument("--cpus_per_trial", type=float, default=1.0)
-    group.add_argument("--gpus_per_trial", type=float, default=None, help="default: 1 when CUDA is visible, else 0")
     group.add_argument("--ray_storage", default="ray_results", help="Ray Tune's storage_path")
     group.add_argument("--tune_output", default=None,
-                       help="JSON report (default outputs/tuning/<model>-<dataset>.json)")
+                       help="JSON report (default outputs/tuning/<model>-<dataset>.json); with several models or "
+                       "datasets: the folder of the <model>-<dataset>.json reports")
+    add_ray_arguments(parser, "Ray: where the trials run (a local Ray instance unless --ray_address is given)")
+
+
+def names(text: str) -> list[str]:
+    """``NISER,MSGAT`` -> ``["NISER", "MSGAT"]``."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def tune_from_args(
@@ -35,22 +40,41 @@ def tune_from_args(
     config_file_list: list[str] | None = None,
     config_dict: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run the search for ``args.model`` on ``args.dataset``, print the trial table and write the JSON report."""
+    """Run the search for every model of ``args.model`` on every dataset of ``args.dataset`` (comma-separated),
+    one search after the other, each printing its trial table and writing its JSON report. Returns the report of a
+    single search, else ``{"<model>-<dataset>": report}``."""
     specs = parse_params_file(args.params_file)
-    output = args.tune_output or str(Path("outputs") / "tuning" / f"{args.model}-{args.dataset}.json")
+    pairs = [(model, dataset) for dataset in names(args.dataset) for model in names(args.model)]
+    reports = {f"{model}-{dataset}": tune_one(specs, args, model, dataset, report_path(args, model, dataset, pairs),
+                                               config_file_list, config_dict)
+               for model, dataset in pairs}
+    return next(iter(reports.values())) if len(reports) == 1 else reports
+
+
+def report_path(args: argparse.Namespace, model: str, dataset: str, pairs: list[tuple[str, str]]) -> str:
+    """``--tune_output`` for one search; else ``<--tune_output or outputs/tuning>/<model>-<dataset>.json``."""
+    if args.tune_output and len(pairs) == 1:
+        return args.tune_output
+    return str(Path(args.tune_output or Path("outputs") / "tuning") / f"{model}-{dataset}.json")
+
+
+def tune_one(specs: list[ParamSpec], args: argparse.Namespace, model: str, dataset: str, output: str,
+             config_file_list: list[str] | None, config_dict: dict[str, Any] | None) -> dict[str, Any]:
+    """One search of ``model`` on ``dataset`` with the resources and cluster of the command line."""
+    resources = resources_from_args(args)
     options = TuneOptions(
         metric=args.tune_metric,
         mode=args.tune_mode,
         num_samples=args.num_samples,
-        cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial,
-        ray_address=args.ray_address,
-        num_cpus=args.ray_num_cpus,
+        cpus_per_trial=resources.cpus_per_run,
+        gpus_per_trial=resources.gpus_per_run,
+        ray_address=resources.address,
+        num_cpus=args.ray_num_cpus or resources.local_cpus,
         storage_path=args.ray_storage,
         output=output,
     )
-    threads = max(1, int(args.cpus_per_trial))
-    objective = quick_start_objective(args.model, args.dataset, config_file_list, config_dict, threads=threads)
+    objective = quick_start_objective(model, dataset, config_file_list, config_dict, threads=resources.torch_threads)
+    print(f"searching {model} on {dataset}")
     report = tune_hyperparameters(specs, objective, options)
     print(format_trials_table(report))
     print(f"report written to {output}")

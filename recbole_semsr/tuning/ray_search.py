@@ -11,11 +11,11 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from recbole_semsr.ray_cluster import RayResources, connect_ray, pin_assigned_gpus, visible_gpu_config
 from recbole_semsr.tuning.params import ParamSpec
 
 Objective = Callable[[dict[str, Any], bool], dict[str, Any]]
@@ -104,15 +104,8 @@ def _run_quick_start(
 
     if threads:
         torch.set_num_threads(threads)
-    merged = {**config_dict, **_device_for_this_trial(), **params}
+    merged = {**config_dict, **visible_gpu_config(), **params}
     return run(model, dataset, config_file_list=config_file_list, config_dict=merged, evaluate_test=evaluate_test)
-
-
-def _device_for_this_trial() -> dict[str, Any]:
-    """Keep the GPUs the process may see: RecBole overwrites ``CUDA_VISIBLE_DEVICES`` with ``gpu_id``, so pass
-    the current value (set per trial by ``_trainable``) as ``gpu_id``; an empty value means CPU."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    return {} if visible is None else {"gpu_id": visible}
 
 
 def trial_params(config: dict[str, Any], names: list[str], integer_names: frozenset[str]) -> dict[str, Any]:
@@ -127,10 +120,9 @@ def trial_params(config: dict[str, Any], names: list[str], integer_names: frozen
 def _trainable(config: dict[str, Any], objective: Objective, names: list[str], integer_names: frozenset[str]) -> None:
     """Ray function trainable: one training run on the GPUs Ray assigned (none: CPU), reporting only validation
     metrics (prefixed ``valid_``) and the absolute path of the run's checkpoint."""
-    import ray
     from ray.air import session
 
-    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(gpu) for gpu in ray.get_gpu_ids())
+    pin_assigned_gpus()
     result = objective(trial_params(config, names, integer_names), False)
     valid = result.get("best_valid_result") or {}
     report: dict[str, Any] = {VALID_PREFIX + key: float(value) for key, value in valid.items()}
@@ -189,7 +181,7 @@ def run_trials(specs: list[ParamSpec], objective: Objective, options: TuneOption
 
     names = [spec.name for spec in specs]
     integer_names = frozenset(spec.name for spec in specs if spec.yields_integers)
-    started_ray = _ensure_ray(options)
+    started_ray = connect_ray(options.ray_address, options.num_cpus)
     try:
         trainable = tune.with_resources(
             tune.with_parameters(_trainable, objective=objective, names=names, integer_names=integer_names),
@@ -225,36 +217,8 @@ def _storage_path(path: str) -> str:
     return path if "://" in path else str(Path(path).resolve())
 
 
-def _ensure_ray(options: TuneOptions) -> bool:
-    """Start local Ray (or join ``ray_address``) unless already running; True when this call started it."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    runtime_env = {"env_vars": {"PYTHONPATH": _worker_pythonpath()}}
-    if options.ray_address:
-        ray.init(address=options.ray_address, runtime_env=runtime_env, log_to_driver=False)
-    else:
-        ray.init(num_cpus=options.num_cpus, include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
-    return True
-
-
-def _worker_pythonpath() -> str:
-    """The folder this package was imported from, ahead of the driver's PYTHONPATH, so that trial workers import the
-    same ``recbole_semsr`` (Ray only adds the driver's working directory, which may be elsewhere)."""
-    package_root = str(Path(__file__).resolve().parents[2])
-    inherited = os.environ.get("PYTHONPATH")
-    return package_root if not inherited else os.pathsep.join([package_root, inherited])
-
-
 def _gpus_per_trial(options: TuneOptions) -> float:
-    if options.gpus_per_trial is not None:
-        return options.gpus_per_trial
-    import torch
-
-    return 1.0 if torch.cuda.is_available() else 0.0
+    return RayResources(gpus_per_run=options.gpus_per_trial).gpus()
 
 
 def _trial_row(index: int, result: Any, names: list[str], integer_names: frozenset[str]) -> dict[str, Any]:
