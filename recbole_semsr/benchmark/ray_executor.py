@@ -97,8 +97,8 @@ class RayExecutor:
         try:
             return ray.get(ref)
         except RayTaskError as error:
-            cause = error.cause if error.cause is not None else error
-            return RunFailed(f"{type(cause).__name__}: {cause}", error.traceback_str)
+            cause = getattr(error, "cause", None) or error
+            return RunFailed(f"{type(cause).__name__}: {cause}", str(error))
         except RayError as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
             return RunFailed(f"lost ({type(error).__name__}: {first_line})", str(error))
