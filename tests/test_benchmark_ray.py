@@ -98,3 +98,19 @@ def test_resources_are_checked() -> None:
         RayResources(cpus_per_run=0)
     assert RayResources(parallel=3, cpus_per_run=1.5).local_cpus == 5
     assert RayResources(cpus_per_run=0.5).torch_threads == 1
+
+
+def test_without_ray_flags_the_runs_stay_in_this_process() -> None:
+    from recbole_semsr.benchmark.__main__ import build_parser, executor_for
+    from recbole_semsr.benchmark.runner import LocalExecutor
+    from recbole_semsr.ray_cluster import ray_flags_given, resources_from_args
+
+    plain = build_parser().parse_known_args(["--output=out", "--epochs=1"])[0]
+    assert not ray_flags_given(plain)
+    with executor_for(None) as executor:
+        assert isinstance(executor, LocalExecutor)
+    flagged = build_parser().parse_known_args(["--output=out", "--parallel=2", "--cpus_per_run=2",
+                                               "--gpus_per_run=0.25"])[0]
+    assert ray_flags_given(flagged)
+    assert resources_from_args(flagged) == RayResources(parallel=2, cpus_per_run=2.0, gpus_per_run=0.25)
+    assert resources_from_args(flagged).local_cpus == 4
