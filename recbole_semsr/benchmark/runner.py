@@ -54,9 +54,8 @@ def seeds_to_run(model: str, seeds: list[int]) -> list[int]:
     return seeds
 
 
-def stored_run(store: ResultsStore, model: str, dataset: str, seed: int, first_seed: int) -> dict[str, Any] | None:
-    """The stored run of `model` for `seed` (for a deterministic model: its one run, under `first_seed`)."""
-    return store.get(model, dataset, first_seed if is_deterministic(model) else seed)
+RunKey = tuple[str, str, int]
+"""(dataset, model, seed)"""
 
 
 def plus_variant(model: str, dataset: str, seed: int, store: ResultsStore,
@@ -67,15 +66,12 @@ def plus_variant(model: str, dataset: str, seed: int, store: ResultsStore,
     if reranker is None:
         return model, {}
     first = seed if first_seed is None else first_seed
-    needed = {name: stored_run(store, name, dataset, seed, first) for name in (base, reranker)}
+    needed = {name: store.get(name, dataset, run_seed)
+              for _, name, run_seed in rerank_inputs(model, dataset, seed, first)}
     missing = [name for name, record in needed.items() if record is None]
     if missing:
         raise ValueError(f"{model} needs stored runs of {' and '.join(missing)} for seed {seed}: list them before it")
     return base, {"model_file": needed[base]["checkpoint"], "rerank_with": needed[reranker]["checkpoint"]}
-
-
-RunKey = tuple[str, str, int]
-"""(dataset, model, seed)"""
 
 
 @dataclass(frozen=True)
@@ -183,15 +179,17 @@ def plan_runs(models: list[str], datasets: list[str], seeds: list[int]) -> list[
     for dataset in datasets:
         for model in models:
             for seed in seeds_to_run(model, seeds):
-                keys = [(dataset, model, seed), *rerank_inputs(model, dataset, seed, seeds[0])]
-                needs = frozenset(position for key in keys for position in positions.get(key, []))
-                positions.setdefault((dataset, model, seed), []).append(len(plan))
-                plan.append(PlannedRun(dataset, model, seed, needs))
+                waits_for = [(dataset, model, seed), *rerank_inputs(model, dataset, seed, seeds[0])]
+                run = PlannedRun(dataset, model, seed,
+                                 frozenset(position for key in waits_for for position in positions.get(key, [])))
+                positions.setdefault(run.key, []).append(len(plan))
+                plan.append(run)
     return plan
 
 
 def rerank_inputs(model: str, dataset: str, seed: int, first_seed: int) -> list[RunKey]:
-    """The runs an ``X+`` / ``X+R`` row re-ranks (see ``plus_variant``); none for any other name."""
+    """The runs an ``X+`` / ``X+R`` row re-ranks: X and NISER / R of the same seed (a deterministic model's one run is
+    stored under ``first_seed``); none for any other name."""
     base, reranker = split_plus_name(model)
     if reranker is None:
         return []
