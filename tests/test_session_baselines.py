@@ -205,3 +205,14 @@ def test_reranker_ties_keep_the_first_models_order():
     tied = torch.tensor([[0.0, 0.0, 0.5, 0.0, 0.0, 0.9]])   # items 1, 3, 4 tie; item 5 is outside the top 4
     ranks = [reranked_hits(scores, tied, torch.tensor([item]), 4).item() for item in (1, 2, 3, 4, 5)]
     assert ranks == [2, 1, 3, 4, 0]
+
+
+def test_scoring_in_row_chunks_gives_the_same_scores(monkeypatch):
+    from recbole_semsr.model import session_knn
+
+    model = build("VSTAN", knn_neighbours=3, lambda_spw=1.0, lambda_snh=None, lambda_inh=1.0, lambda_ipw=1.0,
+                  lambda_idf=1.0)
+    batch = make_batch([[1, 3], [3, 6], [4, 5, 4], [2]], [1, 1, 1, 1])
+    whole = model.full_sort_predict(batch)
+    monkeypatch.setattr(session_knn, "MAX_TABLE_ENTRIES", N_ITEMS)  # one session per chunk
+    assert torch.equal(model.full_sort_predict(batch), whole)
