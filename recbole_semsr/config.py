@@ -5,7 +5,6 @@ import ast
 import enum
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,10 @@ import yaml
 from recbole.config import Config
 
 from recbole_semsr import compat
+from recbole_semsr.defaults import SafeFloatLoader, properties_dir
 from recbole_semsr.model import get_model
 
-PROPERTIES_DIR = Path(__file__).resolve().parents[1] / "properties"
+PROPERTIES_DIR = properties_dir()
 RECBOLE_PROPERTIES_DIR = Path(recbole.__file__).resolve().parent / "properties"
 
 
@@ -61,17 +61,6 @@ class SemSRConfig(Config):
             self.final_config_dict["data_path"] = os.path.join(external_data_path, self.dataset)
 
 
-class SafeFloatLoader(yaml.SafeLoader):
-    """`yaml.SafeLoader` that also reads `1e-3` (no dot) as a float, as RecBole's loader does."""
-
-
-SafeFloatLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
 def parse_config_value(value: Any) -> Any:
     """A CLI/dict string as a Python literal (`0.01`, `[20,100]`, `{'valid': 'full'}`, `true`) without eval."""
     if not isinstance(value, str):
@@ -92,10 +81,6 @@ def package_yaml_files(model_class: type, dataset: str) -> list[Path]:
 
     A SemSR variant (a class with `base_model`) first takes its base model's YAML (RecBole's, then ours).
     """
-    if not PROPERTIES_DIR.is_dir():
-        raise FileNotFoundError(
-            f"{PROPERTIES_DIR} not found: install recbole-semsr from its repository with `pip install -e .`"
-        )
     candidates = [PROPERTIES_DIR / "overall.yaml"]
     base = getattr(model_class, "base_model", None)
     if base is not None:

@@ -304,3 +304,15 @@ def test_missing_item_file_names_the_expected_path(tmp_path: Path) -> None:
     config = {"dataset": "nothing", "data_path": str(tmp_path / "nothing")}
     with pytest.raises(ItemFileError, match=r"nothing\.item not found"):
         item_embeddings_for_config(config)
+
+
+def test_sem_defaults_come_from_overall_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recbole_semsr import defaults
+
+    changed = {**defaults.overall_defaults(), "sem_batch_size": 7, "sem_text_template": ["{name}"],
+               "sem_text_separator": " / "}
+    monkeypatch.setattr(defaults, "overall_defaults", lambda: changed)
+    assert loader.setting({}, "sem_batch_size") == 7
+    assert loader.setting({"sem_batch_size": 3}, "sem_batch_size") == 3
+    template = ItemTextTemplate.from_config({})
+    assert (template.parts, template.separator) == (("{name}",), " / ") == (ItemTextTemplate().parts, " / ")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from recbole_semsr import defaults
 from recbole_semsr.embeddings.encoders import EncoderSpec, build_encoder, encoder_spec
 from recbole_semsr.embeddings.errors import EmbeddingDimensionError, MissingItemsError
 from recbole_semsr.embeddings.item_file import ItemTable, read_item_file
@@ -29,20 +30,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "sem_encoder": "minilm",
-    "sem_model_path": None,
-    "sem_encoder_options": {},
-    "sem_embedding_dir": "saved/sem_embeddings",
-    "sem_embedding_file": None,
-    "sem_embedding_size": None,
-    "sem_batch_size": 64,
-}
-
 
 def setting(config: Any, key: str) -> Any:
-    """A `sem_*` setting from `config`, falling back to `DEFAULTS`."""
-    return config_value(config, key, DEFAULTS.get(key))
+    """A `sem_*` setting from `config`, falling back to its default in `properties/overall.yaml`."""
+    return config_value(config, key, defaults.overall_defaults().get(key))
 
 
 def item_file_path(config: Any) -> Path:

@@ -11,12 +11,14 @@ class SessionModel(SequentialRecommender):
     """A session recommender scoring every item by `logit_scale * <session vector, item vector>`.
 
     Subclasses implement `forward(item_seq, item_seq_len) -> [B, d]` and may override `item_table` (default: the
-    rows of `self.item_embedding`) and `logit_scale` (default 1). Training is cross-entropy over all items; both
+    rows of `self.item_embedding`), `logit_scale` (default 1) and `cosine_scores` (True when `forward` and
+    `item_table` return L2-normalised vectors, so that a SemSR-F wrapper normalises its fused vectors too). Training is cross-entropy over all items; both
     `predict` and `full_sort_predict` use the very logits that training optimises.
     """
 
     input_type = InputType.POINTWISE
     logit_scale: float = 1.0
+    cosine_scores: bool = False
 
     def __init__(self, config, dataset) -> None:
         super().__init__(config, dataset)

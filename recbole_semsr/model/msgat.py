@@ -211,6 +211,8 @@ class TrainingSessionMemory(nn.Module):
 class MSGAT(SessionModel):
     """MSGAT as a RecBole sequential model; see the module docstring and docs/msgat.md."""
 
+    cosine_scores = True
+
     def __init__(self, config, dataset) -> None:
         super().__init__(config, dataset)
         dim = config["embedding_size"]

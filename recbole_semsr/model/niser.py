@@ -14,6 +14,8 @@ class NISER(SessionModel):
     """NISER+: L2-normalised item embeddings (with item dropout) through a gated GNN, learned position embeddings,
     soft-attention readout, L2-normalised session vector; logits = sigma * cos(session, item)."""
 
+    cosine_scores = True
+
     def __init__(self, config, dataset) -> None:
         super().__init__(config, dataset)
         dim = config["embedding_size"]
