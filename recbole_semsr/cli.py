@@ -16,10 +16,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", "-m", required=True, help="e.g. NISER, MSGAT, SemNISER_F, GRU4Rec")
     parser.add_argument("--dataset", "-d", required=True, help="e.g. ml-100k, beauty, kdd_m2_uk")
-    parser.add_argument("--config_files", nargs="*", default=None, help="extra YAML files, applied in order")
+    parser.add_argument("--config_files", nargs="*", default=None,
+                        help="extra YAML files, applied in order: --config_files a.yaml b.yaml or "
+                             "--config_files=\"a.yaml b.yaml\" as in RecBole's scripts")
     parser.add_argument("--result_file", default=None, help="write the result record as JSON here")
+    add_recbole_key_arguments(parser)
     add_tuning_arguments(parser)
     return parser
+
+
+COMMON_KEYS = (
+    ("epochs", "most training epochs (overall.yaml: 30; early stopping after stopping_step epochs without gain)"),
+    ("learning_rate", "Adam's learning rate (0.001)"),
+    ("model_file", "evaluate this checkpoint instead of training"),
+    ("resume_file", "continue training from this checkpoint (also --resume=PATH); the file itself is not changed"),
+    ("rerank_with", "'+' variant: reorder the top-K lists by this checkpoint or model name, e.g. NISER"),
+    ("checkpoint_dir", "folder of the saved checkpoints (saved/)"),
+    ("gpu_id", "CUDA device(s), e.g. 0 or '0,1'"),
+    ("use_gpu", "False trains on the CPU even when CUDA is visible"),
+    ("data_path", "folder holding <dataset>/ (dataset/)"),
+    ("raw_data_path", "folder searched for raw files to convert (raw_data/)"),
+    ("seed", "random seed (2025)"),
+)
+
+
+def add_recbole_key_arguments(parser: argparse.ArgumentParser) -> None:
+    """List the most used config keys in `--help`; they are passed on as `--key=value` overrides."""
+    group = parser.add_argument_group("most used settings (any other RecBole key works the same way as --key=value)")
+    for key, meaning in COMMON_KEYS:
+        flags = [f"--{key}"] + (["--resume"] if key == "resume_file" else [])
+        group.add_argument(*flags, dest=key, default=argparse.SUPPRESS, metavar="VALUE", help=meaning)
+
+
+def split_config_files(values: list[str] | None) -> list[str] | None:
+    """`--config_files` as a list of paths, whether given as several words or as one space-separated string."""
+    if values is None:
+        return None
+    return [path for value in values for path in value.split()]
+
+
+def common_key_overrides(args: argparse.Namespace) -> list[str]:
+    """The common keys given on the command line, as `--key=value` strings for `parse_overrides`."""
+    return [f"--{key}={getattr(args, key)}" for key, _ in COMMON_KEYS if hasattr(args, key)]
 
 
 def parse_overrides(extra: list[str]) -> dict:
@@ -35,12 +73,19 @@ def parse_overrides(extra: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     args, extra = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    config_files = split_config_files(args.config_files)
+    overrides = parse_overrides(common_key_overrides(args) + extra)
     if args.params_file:
-        return tune_from_args(args, args.config_files, parse_overrides(extra))
-    result = run(args.model, args.dataset, args.config_files, parse_overrides(extra))
+        return tune_from_args(args, config_files, overrides)
+    result = run(args.model, args.dataset, config_files, overrides)
     print(f"{result['model']} on {result['dataset']}: best valid {result['best_valid_result']}")
     print(f"test {result['test_result']}  ({result['seconds_per_epoch']:.1f} s/epoch, {result['epochs']} epochs)")
     if args.result_file:
         write_result(result, args.result_file)
         print(f"result written to {args.result_file}")
     return result
+
+
+def console_main() -> None:
+    """Entry point of the `recbole-semsr` console script (exit status 0 after a completed run)."""
+    main()

@@ -33,6 +33,7 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
 
     data = create_dataset(config)
     logger.info(data)
+    check_topk(config, data.item_num - 1)
     train_data, valid_data, test_data = data_preparation(config, data)
 
     init_seed(config["seed"], config["reproducibility"])
@@ -42,6 +43,8 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     if config["model_file"]:
         best_valid_result = evaluate_saved_model(trainer, config["model_file"], valid_data)
     else:
+        if config["resume_file"]:
+            trainer.resume_checkpoint(config["resume_file"])
         _, best_valid_result = trainer.fit(train_data, valid_data, saved=True,
                                            show_progress=config["show_progress"])
     test_result = (
@@ -129,6 +132,14 @@ def prepare_dataset(config: SemSRConfig) -> None:
     stats = ensure_dataset(config["dataset"], dataset_dir.parent, Path(config["raw_data_path"]))
     if stats is not None:
         print(f"converted {config['dataset']} into {dataset_dir}:\n{format_stats(stats)}", flush=True)
+
+
+def check_topk(config: SemSRConfig, n_items: int) -> None:
+    """Refuse a `topk` larger than the number of items: a top-K list over fewer items cannot be filled."""
+    too_large = [k for k in config["topk"] if k > n_items]
+    if too_large:
+        raise ValueError(f"topk {list(config['topk'])}: dataset {config['dataset']} has only {n_items} items, so "
+                         f"top-{max(too_large)} lists cannot be filled; set e.g. --topk=[{min(n_items, 20)}]")
 
 
 def write_result(result: dict[str, Any], path: str | Path) -> None:

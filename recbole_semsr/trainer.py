@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from time import perf_counter
 from uuid import uuid4
 
@@ -51,8 +52,9 @@ class SemSRTrainer(Trainer):
             self.logger.info(f"Saving current: {saved_model_file}")
 
     def resume_checkpoint(self, resume_file) -> None:
+        """Continue from `resume_file`; it is copied to this run's checkpoint first, so it is never overwritten."""
         checkpoint = safe_torch_load(str(resume_file), map_location=self.device)
-        self.saved_model_file = str(resume_file)
+        shutil.copyfile(resume_file, self.saved_model_file)
         self.start_epoch = checkpoint["epoch"] + 1
         self.cur_step = checkpoint["cur_step"]
         self.best_valid_score = checkpoint["best_valid_score"]
