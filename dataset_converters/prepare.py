@@ -37,16 +37,38 @@ def ensure_dataset(dataset: str, data_path: Path, raw_data_path: Path | None) ->
     """Convert ``dataset`` into ``data_path/<dataset>`` from ``raw_data_path`` unless its files already exist.
 
     Returns the converter's stats when it converted (print them with `dataset_converters.common.format_stats`),
-    None when there was nothing to do. A dataset no converter declares is left to RecBole as it is.
+    None when there was nothing to do. A dataset no converter declares needs its benchmark files (written by
+    `python -m dataset_converters.sessions`), or a plain RecBole `<dataset>.inter`, which is cut into sessions.
     """
     spec = find_dataset(dataset)
-    if spec is None or all(path.is_file() for path in benchmark_files(dataset, data_path)):
+    if spec is None:
+        return ensure_own_dataset(dataset, Path(data_path))
+    if all(path.is_file() for path in benchmark_files(dataset, data_path)):
         return None
     folders = [] if raw_data_path is None else [Path(raw_data_path), Path(raw_data_path) / dataset]
     found = {raw.flag: find_raw_file(folders, raw) for raw in spec.raw_files}
     if any(found[raw.flag] is None for raw in spec.raw_files if not raw.optional):
         raise DatasetNotFoundError(not_found_message(spec, dataset, Path(data_path), raw_data_path))
     return spec.convert(dataset, found, Path(data_path) / dataset)
+
+
+def ensure_own_dataset(dataset: str, data_path: Path) -> dict | None:
+    """A dataset of the user's: its benchmark files as they are, else its plain RecBole `.inter` cut into sessions
+    (`dataset_converters.sessions.convert_recbole_inter`), else `DatasetNotFoundError` with the command to run."""
+    folder = data_path / dataset
+    if all(path.is_file() for path in benchmark_files(dataset, data_path)[:len(SPLITS)]):
+        return None
+    if (folder / f"{dataset}.inter").is_file():
+        from dataset_converters.sessions import convert_recbole_inter
+
+        return convert_recbole_inter(dataset, folder)
+    raise DatasetNotFoundError(
+        f"dataset '{dataset}' not found: {folder} holds neither {dataset}.train.inter, {dataset}.valid.inter and "
+        f"{dataset}.test.inter nor a plain {dataset}.inter (user_id, item_id, timestamp). Convert your sessions with\n"
+        f"  python -m dataset_converters.sessions --interactions FILE --session_col C --item_col C --time_col C "
+        f"[--items FILE --item_id_col C --text_cols title,...] --output_dir {folder}\n"
+        f"  (or set data_path to the folder holding {dataset}/)"
+    )
 
 
 def not_found_message(spec: DatasetSpec, dataset: str, data_path: Path, raw_data_path: Path | None) -> str:

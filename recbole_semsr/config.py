@@ -48,10 +48,17 @@ class SemSRConfig(Config):
 
     def _load_internal_config_dict(self, model, model_class, dataset) -> None:
         super()._load_internal_config_dict(model, model_class, dataset)
-        for path in package_yaml_files(model_class, dataset):
+        for path in package_yaml_files(model_class, dataset) + self._dataset_folder_yaml(dataset):
             loaded = self._update_internal_config_dict(str(path))
-            if path.parent.name == "dataset" and loaded:
+            if path.parent.name in ("dataset", dataset) and loaded:
                 self.parameters["Dataset"] += [k for k in loaded if k not in self.parameters["Dataset"]]
+
+    def _dataset_folder_yaml(self, dataset: str) -> list[Path]:
+        """`<data_path>/<dataset>/<dataset>.yaml` when it exists: settings a converter wrote beside the data (the
+        sessions converter's item text template); the user's files and the command line still win."""
+        data_path = self.external_config_dict.get("data_path") or self.internal_config_dict["data_path"]
+        path = Path(data_path) / dataset / f"{dataset}.yaml"
+        return [path] if path.is_file() else []
 
     def _set_default_parameters(self) -> None:
         external_data_path = self.final_config_dict["data_path"]

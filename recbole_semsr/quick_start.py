@@ -135,11 +135,18 @@ def prepare_dataset(config: SemSRConfig) -> None:
 
 
 def check_topk(config: SemSRConfig, n_items: int) -> None:
-    """Refuse a `topk` larger than the number of items: a top-K list over fewer items cannot be filled."""
-    too_large = [k for k in config["topk"] if k > n_items]
+    """Refuse a `topk` larger than the number of items (a top-K list over fewer items cannot be filled), and a
+    `valid_metric` at a K that `topk` does not compute."""
+    topk = list(config["topk"])
+    too_large = [k for k in topk if k > n_items]
     if too_large:
-        raise ValueError(f"topk {list(config['topk'])}: dataset {config['dataset']} has only {n_items} items, so "
-                         f"top-{max(too_large)} lists cannot be filled; set e.g. --topk=[{min(n_items, 20)}]")
+        raise ValueError(f"topk {topk}: dataset {config['dataset']} has only {n_items} items, so top-{max(too_large)} "
+                         f"lists cannot be filled; set e.g. --topk=[{min(n_items, 20)}] "
+                         f"--valid_metric=Recall@{min(n_items, 20)}")
+    metric, _, k = str(config["valid_metric"]).partition("@")
+    if k.isdigit() and int(k) not in topk:
+        raise ValueError(f"valid_metric {config['valid_metric']} needs {k} in topk {topk}; set e.g. "
+                         f"--valid_metric={metric}@{max(topk)}")
 
 
 def write_result(result: dict[str, Any], path: str | Path) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from recbole_semsr import defaults
 from recbole_semsr.embeddings.encoders import EncoderSpec, build_encoder, encoder_spec
-from recbole_semsr.embeddings.errors import EmbeddingDimensionError, MissingItemsError
+from recbole_semsr.embeddings.errors import EmbeddingDimensionError, ItemFileError, MissingItemsError
 from recbole_semsr.embeddings.item_file import ItemTable, read_item_file
 from recbole_semsr.embeddings.item_text import ItemTextTemplate, config_value, count_empty, render_item_texts
 from recbole_semsr.embeddings.store import (
@@ -43,8 +43,16 @@ def item_file_path(config: Any) -> Path:
 
 def read_item_texts(config: Any) -> tuple[ItemTable, ItemTextTemplate, list[str]]:
     """The dataset's `.item` file, the configured template, and every item's text in file order."""
+    path = item_file_path(config)
+    if not path.is_file():
+        raise ItemFileError(
+            f"dataset {config['dataset']} has no item text: {path} not found. The Sem* models encode each item's "
+            "text: convert the dataset with --items FILE --item_id_col C --text_cols title,... "
+            "(python -m dataset_converters.sessions), or set sem_embedding_file to ready vectors. ID models "
+            "(NISER, MSGAT, GRU4Rec, ...) run without item text."
+        )
     table = read_item_file(
-        item_file_path(config),
+        path,
         item_field=config_value(config, "ITEM_ID_FIELD", "item_id"),
         field_separator=config_value(config, "field_separator", "\t"),
         seq_separator=config_value(config, "seq_separator", " "),
