@@ -40,8 +40,8 @@ from dataset_converters.common import (
     check_encoding,
     check_output_dir,
     is_token,
+    iter_raw_lines,
     iter_text_lines,
-    open_binary,
     run_cli_conversion,
     table1_stats,
     write_stats,
@@ -128,22 +128,31 @@ def _column_index(path: Path, header: Sequence[str], wanted: Sequence[str]) -> d
 
 def _delimited_rows(path: Path, delimiter: str, wanted: Sequence[str], encoding: str,
                     problems: ProblemLog) -> Iterator[tuple[int, dict[str, object]]]:
-    with open_binary(path) as handle:
-        lines = (raw.decode(encoding, errors="replace") for raw in handle)
-        reader = csv.reader(lines, delimiter=delimiter)
-        header = next(reader, None)
-        if header is None:
-            raise ConversionError(f"{path}:1: empty file, expected a header naming {', '.join(wanted)}")
-        index = _column_index(path, header, wanted)
-        last_line = reader.line_num
-        for record in reader:
-            first_line, last_line = last_line + 1, reader.line_num
-            if not record:
-                continue
-            if len(record) != len(header):
-                problems.report(path, first_line, "wrong number of fields",
-                                f"expected {len(header)}, got {len(record)}")
-                continue
+    undecodable: set[int] = set()
+
+    def decoded_lines() -> Iterator[str]:
+        for number, raw in iter_raw_lines(path, path.name):
+            try:
+                yield raw.decode(encoding)
+            except UnicodeDecodeError:
+                undecodable.add(number)
+                yield raw.decode(encoding, errors="replace")
+
+    reader = csv.reader(decoded_lines(), delimiter=delimiter)
+    header = next(reader, None)
+    if header is None:
+        raise ConversionError(f"{path}:1: empty file, expected a header naming {', '.join(wanted)}")
+    index = _column_index(path, header, wanted)
+    last_line = reader.line_num
+    for record in reader:
+        first_line, last_line = last_line + 1, reader.line_num
+        if not record:
+            continue
+        if undecodable.intersection(range(first_line, last_line + 1)):
+            problems.report(path, first_line, "undecodable line", f"not valid {encoding}")
+        elif len(record) != len(header):
+            problems.report(path, first_line, "wrong number of fields", f"expected {len(header)}, got {len(record)}")
+        else:
             yield first_line, {column: record[i] for column, i in index.items()}
 
 

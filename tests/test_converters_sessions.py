@@ -31,7 +31,7 @@ def make_events(n_sessions: int = 60, per_session: int = 5, n_items: int = N_ITE
 
 def write_csv(path: Path, rows: list[dict], extra_lines: str = "") -> Path:
     pd.DataFrame(rows).to_csv(path, index=False)
-    with path.open("a") as handle:
+    with path.open("a", encoding="latin-1") as handle:
         handle.write(extra_lines)
     return path
 
@@ -44,6 +44,7 @@ def write_items(path: Path, n_items: int = N_ITEMS) -> Path:
 
 
 BAD_ROWS = ("s90,,5\n"                 # missing item
+            "s90,p\xe9,5\n"             # not utf-8 (written as latin-1 below)
             "s90,p 1,6\n"              # id with whitespace
             "s90,p1,yesterday\n"       # bad time
             "s90,p1\n")                # wrong number of fields
@@ -69,15 +70,15 @@ def test_own_sessions_end_to_end_with_bad_rows_then_a_sem_model_runs(converted_s
                                                                      monkeypatch):
     printed = capsys.readouterr().out
     events = tmp_path / "events.csv"
-    for line, reason in ((302, "missing session or item id"), (303, "bad session or item id"), (304, "bad ts"),
-                         (305, "wrong number of fields")):
+    for line, reason in ((302, "missing session or item id"), (303, "undecodable line"),
+                         (304, "bad session or item id"), (305, "bad ts"), (306, "wrong number of fields")):
         assert f"{events}:{line}: {reason}" in printed
     assert f"{tmp_path / 'items.csv'}:122: duplicate pid" in printed
     folder = converted_shop / "shop"
     stats = json.loads((folder / "shop.stats.json").read_text())
     assert stats["table1"]["#sessions"] == 60 and stats["sessions"] == {"train": 48, "valid": 6, "test": 6}
     assert stats["table1"]["#train"] + stats["table1"]["#valid"] + stats["table1"]["#test"] == 60 * 4
-    assert sum(stats["problems"]["counts"].values()) == 5
+    assert sum(stats["problems"]["counts"].values()) == 6
     first = (folder / "shop.train.inter").read_text().splitlines()[:2]
     assert first[0] == "session_id:token\titem_id_list:token_seq\titem_id:token"
     header, *rows = (folder / "shop.item").read_text().splitlines()
