@@ -96,7 +96,7 @@ def test_cli_writes_the_runner_result_json_and_a_second_run_makes_no_llm_calls(t
 
     result_file = toy_dataset / "out" / "fs.json"
     argv = [f"--data_path={toy_dataset / 'data'}", "--dataset=toy", "--prompt=fs", "--backend=openai",
-            "--model=tiny", "--n_examples=1", "--topk=1,100", "--index=exact",
+            "--llm=tiny", "--n_examples=1", "--topk=1,100", "--index=exact",
             f"--cache_dir={toy_dataset / 'cache'}", f"--result_file={result_file}"]
     with FakeOpenAIServer(responder) as server:
         first = main(argv + [f"--base_url={server.base_url}"])

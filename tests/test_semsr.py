@@ -164,3 +164,12 @@ def test_the_command_line_sigma_reaches_the_sem_variant():
     config = SemSRConfig("SemNISER_F", "ml-100k", config_dict={"sigma": 4.0})
     assert config["sigma"] == 4.0
     assert config["sem_logit_scale"] is None and config["sem_normalize"] is None
+
+
+def test_every_sem_variant_is_named_after_its_module_attribute_and_covers_every_base():
+    from recbole_semsr.model import sem_models
+
+    for cls in sem_models.SEM_MODELS:
+        assert getattr(sem_models, cls.__name__) is cls and MODELS[cls.__name__] is cls
+    bases = sem_models.PAPER_BASES + sem_models.RECBOLE_BASES
+    assert {cls.__name__ for cls in sem_models.SEM_MODELS} == {f"Sem{b.__name__}_{v}" for b in bases for v in "IF"}

@@ -1,4 +1,7 @@
-"""CLI: `python -m recbole_semsr.llm_rec --dataset=beauty --prompt=fs --backend=hf --model_path=DIR [--subset=N]`.
+"""CLI: `python -m recbole_semsr.llm_rec --dataset=beauty --prompt=fs --backend=hf --llm_path=DIR [--subset=N]`.
+
+The flags follow the runner's names: `--llm` / `--llm_path` name the LLM (`--model` is the recommender everywhere
+else); missing atomic files are converted from `--raw_data_path` (raw_data/) as the runner does.
 
 Writes the runner's result JSON (model, dataset, test_result {recall@20, mrr@20, recall@100, mrr@100}, config, ...).
 """
@@ -27,7 +30,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", required=True, help="dataset name, e.g. beauty (files <data_path>/<dataset>/)")
     data.add_argument("--data_path", default="dataset", help="folder holding <dataset>/<dataset>.*.inter/.item")
-    data.add_argument("--raw_data_path", default=None, help="raw files to convert when the atomic files are missing")
+    data.add_argument("--raw_data_path", default="raw_data",
+                      help="raw files to convert when the atomic files are missing (raw_data/, as the runner)")
     data.add_argument("--split", default="test", choices=("test", "valid", "recent"),
                       help="samples to evaluate (recent: <dataset>.recent.inter, the Amazon-M2 LLM subset)")
     data.add_argument("--subset", type=int, default=None,
@@ -40,8 +44,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     prompt.add_argument("--seed", type=int, default=2025, help="seed of the few-shot example draw and sampling")
     llm = parser.add_argument_group("LLM backend")
     llm.add_argument("--backend", default="hf", choices=("hf", "openai"))
-    llm.add_argument("--model_path", default=None, help="hf: local model directory")
-    llm.add_argument("--model", default=None, help="openai: model name sent to the endpoint")
+    llm.add_argument("--llm_path", default=None, help="hf: local directory of the LLM")
+    llm.add_argument("--llm", default=None, help="openai: name of the LLM the endpoint serves")
     llm.add_argument("--base_url", default="http://127.0.0.1:8000/v1", help="openai: endpoint up to /v1")
     llm.add_argument("--api_key_env", default="OPENAI_API_KEY", help="openai: environment variable with the key")
     llm.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
@@ -65,13 +69,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     """Constructor options of the chosen backend; a missing model is a usage error."""
     if args.backend == "hf":
-        if not args.model_path:
-            raise SystemExit("--backend=hf needs --model_path=<local Hugging Face model directory>")
-        return {"model_path": args.model_path, "batch_size": args.batch_size, "temperature": args.temperature,
+        if not args.llm_path:
+            raise SystemExit("--backend=hf needs --llm_path=<local Hugging Face model directory>")
+        return {"model_path": args.llm_path, "batch_size": args.batch_size, "temperature": args.temperature,
                 "seed": args.seed}
-    if not args.model:
-        raise SystemExit("--backend=openai needs --model=<name the endpoint serves>")
-    return {"base_url": args.base_url, "model": args.model, "api_key": os.environ.get(args.api_key_env),
+    if not args.llm:
+        raise SystemExit("--backend=openai needs --llm=<name the endpoint serves>")
+    return {"base_url": args.base_url, "model": args.llm, "api_key": os.environ.get(args.api_key_env),
             "temperature": args.temperature, "timeout": args.timeout, "max_retries": args.max_retries,
             "concurrency": args.concurrency}
 
