@@ -37,3 +37,15 @@ def test_console_script_points_at_the_runner():
     script = setup_cfg()["options.entry_points"]["console_scripts"].strip()
     assert script == "recbole-semsr = recbole_semsr.cli:console_main"
     assert callable(cli.console_main)
+
+
+OUTSIDE_MARKERS = tuple("../" + name for name in ("shared",)) + ("known" + "-traps", "paper" + "-notes")
+
+
+def test_no_file_of_the_repository_points_outside_it_for_documentation():
+    tracked = [path for pattern in ("*.md", "*.py", "*.cfg", "*.yaml", "*.toml", "*.test")
+               for path in ROOT.rglob(pattern) if not {".venv", "build", ".git"} & set(path.relative_to(ROOT).parts)]
+    pointing = [str(path.relative_to(ROOT)) for path in tracked
+                if any(marker in path.read_text(encoding="utf-8", errors="replace")
+                       for marker in OUTSIDE_MARKERS)]
+    assert tracked and pointing == []

@@ -2,7 +2,7 @@
 
 Two indexes with one `search` interface:
 - `ChromaIndex`: a persistent Chroma collection (cosine space; HNSW `ef_construction=200`, `ef_search=400`, which
-  known-traps measured at ~0.94 recall@100 against exact search where the defaults gave 0.16-0.59), built once per
+  docs/dependencies.md records at ~0.94 recall@100 against exact search where the defaults gave 0.16-0.59), built once per
   dataset + encoder + item texts. Only caller-supplied embeddings are used (`query_texts` would try a download).
 - `ExactIndex`: exact in-memory search (torch matmul + topk).
 Item vectors come from the text encoder and are cached as `.npy` beside the collection.
