@@ -12,6 +12,7 @@ from recbole.utils import get_local_time
 
 from recbole_semsr.compat import safe_torch_load
 from recbole_semsr.config import plain_config
+from recbole_semsr.model.base import remember_training_batch
 
 
 class SemSRTrainer(Trainer):
@@ -33,7 +34,14 @@ class SemSRTrainer(Trainer):
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         start = perf_counter()
-        loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
+        batch_loss = loss_func or self.model.calculate_loss
+
+        def loss_then_remember(interaction):
+            loss = batch_loss(interaction)
+            remember_training_batch(self.model)
+            return loss
+
+        loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_then_remember, show_progress=show_progress)
         self.epoch_seconds.append(perf_counter() - start)
         return loss
 

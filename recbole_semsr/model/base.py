@@ -29,6 +29,10 @@ class SessionModel(SequentialRecommender):
         weight = self.item_embedding.weight
         return weight if item_ids is None else weight[item_ids]
 
+    def remember_training_batch(self) -> None:
+        """Called by the trainer after each training batch's loss; models that keep state across batches (MSGAT's
+        memory of training sessions) update it here, never inside `forward`."""
+
     def session_vector(self, interaction) -> torch.Tensor:
         return self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
 
@@ -44,3 +48,10 @@ class SessionModel(SequentialRecommender):
     def calculate_loss(self, interaction) -> torch.Tensor:
         """Cross-entropy of the softmax over all items (Eq. 1) against the next item."""
         return self.loss_fct(self.full_sort_predict(interaction), interaction[self.POS_ITEM_ID])
+
+
+def remember_training_batch(model: nn.Module) -> None:
+    """`remember_training_batch()` of every session model inside `model` (a Sem wrapper holds its base model)."""
+    for module in model.modules():
+        if isinstance(module, SessionModel):
+            module.remember_training_batch()
