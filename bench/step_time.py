@@ -24,8 +24,8 @@ from recbole.utils import init_seed
 from recbole_semsr.cli import parse_overrides
 from recbole_semsr.config import SemSRConfig
 from recbole_semsr.model import get_model
-from recbole_semsr.quick_start import prepare_dataset
 from recbole_semsr.model.base import remember_training_batch
+from recbole_semsr.quick_start import prepare_dataset
 
 from epoch_time import parse_row
 

@@ -1,7 +1,6 @@
 """One entry point to train and evaluate any model (this package's or RecBole's) on a session dataset."""
 from __future__ import annotations
 
-import json
 import logging
 from logging import getLogger
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_logger, init_seed
 
+from dataset_converters.common import write_json
 from recbole_semsr.config import SemSRConfig, plain_config
 from recbole_semsr.model import get_model
 from recbole_semsr.rerank import evaluate_reranked, load_reranker, rerank_source
@@ -150,10 +150,8 @@ def check_topk(config: SemSRConfig, n_items: int) -> None:
 
 
 def write_result(result: dict[str, Any], path: str | Path) -> None:
-    """Write a result record as indented JSON, creating parent folders."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    """Write a result record as indented JSON, creating parent folders (atomically)."""
+    write_json(path, result)
 
 
 def _floats(result: dict | None) -> dict[str, float] | None:

@@ -19,7 +19,8 @@ from dataset_converters.prepare import ensure_dataset
 from recbole_semsr.llm_rec.backends import CachedGenerator, GenerationCache, make_backend
 from recbole_semsr.llm_rec.data import most_recent, read_item_texts, read_sessions
 from recbole_semsr.embeddings.encoders import get_encoder
-from recbole_semsr.llm_rec.evaluate import DEFAULT_TOPK, RunStats, evaluate_llm, result_record, write_json
+from dataset_converters.common import write_json
+from recbole_semsr.llm_rec.evaluate import DEFAULT_TOPK, RunStats, evaluate_llm, result_record
 from recbole_semsr.llm_rec.prompts import PromptTemplate, add_rationales, draw_examples, load_template
 from recbole_semsr.llm_rec.retrieval import build_index
 
