@@ -15,11 +15,13 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from dataset_converters.prepare import ensure_dataset
-from recbole_semsr.llm_rec.backends import CachedGenerator, GenerationCache, make_backend
-from recbole_semsr.llm_rec.data import most_recent, read_item_texts, read_sessions
-from recbole_semsr.embeddings.encoders import get_encoder
 from dataset_converters.common import write_json
+from dataset_converters.prepare import ensure_dataset
+from recbole_semsr.config import SemSRConfig
+from recbole_semsr.embeddings.encoders import build_encoder
+from recbole_semsr.embeddings.loader import configured_encoder, item_embeddings_for_config, read_item_texts
+from recbole_semsr.llm_rec.backends import CachedGenerator, GenerationCache, make_backend
+from recbole_semsr.llm_rec.data import item_titles, most_recent, read_sessions
 from recbole_semsr.llm_rec.evaluate import DEFAULT_TOPK, RunStats, evaluate_llm, result_record
 from recbole_semsr.llm_rec.prompts import PromptTemplate, add_rationales, draw_examples, load_template
 from recbole_semsr.llm_rec.retrieval import build_index
@@ -55,13 +57,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     llm.add_argument("--timeout", type=float, default=120.0, help="openai: seconds per request")
     llm.add_argument("--max_retries", type=int, default=3, help="openai: retries after a timeout or 429/5xx")
     retrieval = parser.add_argument_group("retrieval")
-    retrieval.add_argument("--encoder", default="minilm", help="text encoder name (recbole_semsr.embeddings)")
-    retrieval.add_argument("--encoder_path", default=None, help="local encoder model directory")
+    retrieval.add_argument("--encoder", default=None,
+                           help="item text encoder (sem_encoder of the Sem models' settings; minilm by default)")
+    retrieval.add_argument("--encoder_path", default=None, help="local encoder model directory (sem_model_path)")
+    retrieval.add_argument("--embedding_dir", default=None,
+                           help="item vector cache shared with the Sem models (sem_embedding_dir)")
     retrieval.add_argument("--index", default="chroma", choices=("chroma", "exact"))
     retrieval.add_argument("--exclude_session_items", action="store_true", help="never recommend a session's items")
     retrieval.add_argument("--topk", default=",".join(map(str, DEFAULT_TOPK)), help="comma-separated K values")
     output = parser.add_argument_group("output")
-    output.add_argument("--cache_dir", default="saved/llm_rec", help="generation cache, item vectors, Chroma")
+    output.add_argument("--cache_dir", default="saved/llm_rec", help="generation cache and Chroma collections")
     output.add_argument("--result_file", default=None, help="write the result JSON here")
     output.add_argument("--predictions_file", default=None, help="write each sample's generation and top-10 (JSONL)")
     return parser.parse_args(argv)
@@ -81,13 +86,21 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
             "concurrency": args.concurrency}
 
 
-def dataset_files(args: argparse.Namespace) -> tuple[Path, Path, Path]:
-    """(train .inter, evaluated split .inter, .item), converting raw files first when the converters can."""
+def dataset_files(args: argparse.Namespace) -> tuple[Path, Path]:
+    """(train .inter, evaluated split .inter), converting raw files first when the converters can."""
     raw = Path(args.raw_data_path) if args.raw_data_path else None
     ensure_dataset(args.dataset, Path(args.data_path), raw)
     folder = Path(args.data_path) / args.dataset
-    name = args.dataset
-    return folder / f"{name}.train.inter", folder / f"{name}.{args.split}.inter", folder / f"{name}.item"
+    return folder / f"{args.dataset}.train.inter", folder / f"{args.dataset}.{args.split}.inter"
+
+
+def item_settings(args: argparse.Namespace) -> SemSRConfig:
+    """The Sem models' settings for this dataset (the same YAML layers, so the same item text template and
+    embedding store), with the encoder flags given here."""
+    flags = {"sem_encoder": args.encoder, "sem_model_path": args.encoder_path, "sem_embedding_dir": args.embedding_dir}
+    overrides = {key: value for key, value in flags.items() if value is not None}
+    return SemSRConfig("NISER", args.dataset, config_dict={"data_path": args.data_path, "show_progress": False,
+                                                           **overrides})
 
 
 def prompt_template(args: argparse.Namespace) -> tuple[PromptTemplate, int]:
@@ -118,8 +131,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     topk = tuple(int(k) for k in args.topk.split(","))
     template, n_examples = prompt_template(args)
     options = backend_options(args)
-    train_file, eval_file, item_file = dataset_files(args)
-    titles = read_item_texts(item_file, args.text_field)
+    train_file, eval_file = dataset_files(args)
+    config = item_settings(args)
+    titles = item_titles(read_item_texts(config)[0], args.text_field)
     samples = most_recent(read_sessions(eval_file), args.subset)
     train = read_sessions(train_file) if n_examples else []
     cache_dir = Path(args.cache_dir)
@@ -127,10 +141,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     generate = CachedGenerator(backend, GenerationCache(cache_dir / "generations" / f"{args.dataset}.jsonl"))
     examples = add_rationales(draw_examples(train, titles, n_examples, args.seed, args.max_session_items),
                               template, generate)
-    encoder = get_encoder(args.encoder, args.encoder_path)
-    item_ids = list(titles)
-    index = build_index(args.index, item_ids, [titles[i] for i in item_ids], encoder,
-                        f"{args.encoder}:{args.encoder_path or ''}", cache_dir, args.dataset)
+    stored = item_embeddings_for_config(config, show_progress=False)
+    spec = configured_encoder(config)
+    encoder = build_encoder(spec)
+    index = build_index(args.index, stored.item_ids, stored.vectors, cache_dir, f"{args.dataset}-{spec.name}")
     start = time.perf_counter()
     metrics, stats = evaluate_llm(samples, titles, template, examples, generate, index, encoder, topk,
                                   args.max_session_items, args.exclude_session_items,
