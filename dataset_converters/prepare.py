@@ -52,6 +52,13 @@ def ensure_dataset(dataset: str, data_path: Path, raw_data_path: Path | None) ->
     return spec.convert(dataset, found, Path(data_path) / dataset)
 
 
+def conversion_summary(dataset: str, folder: Path, stats: dict) -> str:
+    """What `ensure_dataset` converted, as the converter CLIs print it (counts, removals, bad records)."""
+    from dataset_converters.common import format_stats
+
+    return f"converted {dataset} into {folder}:\n{format_stats(stats)}"
+
+
 def ensure_own_dataset(dataset: str, data_path: Path) -> dict | None:
     """A dataset of the user's: its benchmark files as they are, else its plain RecBole `.inter` cut into sessions
     (`dataset_converters.sessions.convert_recbole_inter`), else `DatasetNotFoundError` with the command to run."""

@@ -125,13 +125,12 @@ def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, dat
 def prepare_dataset(config: SemSRConfig) -> None:
     """Make sure the dataset's atomic files exist, converting raw files first when needed; a conversion prints the
     converter's summary (counts, removals, bad records) as its own command line does."""
-    from dataset_converters.common import format_stats
-    from dataset_converters.prepare import ensure_dataset
+    from dataset_converters.prepare import conversion_summary, ensure_dataset
 
     dataset_dir = Path(config["data_path"])
     stats = ensure_dataset(config["dataset"], dataset_dir.parent, Path(config["raw_data_path"]))
     if stats is not None:
-        print(f"converted {config['dataset']} into {dataset_dir}:\n{format_stats(stats)}", flush=True)
+        print(conversion_summary(config["dataset"], dataset_dir, stats), flush=True)
 
 
 def check_topk(config: SemSRConfig, n_items: int) -> None:

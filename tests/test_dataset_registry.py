@@ -56,3 +56,16 @@ def test_the_package_converters_declare_their_datasets():
 def test_prepare_names_no_dataset():
     source = inspect.getsource(prepare)
     assert not any(name in source for name in ('"beauty"', "kdd_m2", '"ml-100k"', "ml100k"))
+
+
+def test_the_runner_prints_the_converters_summary(tmp_path, capsys, monkeypatch):
+    from recbole_semsr.config import SemSRConfig
+    from recbole_semsr.quick_start import prepare_dataset
+
+    monkeypatch.chdir(tmp_path)
+    prepare_dataset(SemSRConfig("NISER", "ml-100k", config_dict={"data_path": str(tmp_path / "data")}))
+    printed = capsys.readouterr().out
+    assert f"converted ml-100k into {tmp_path / 'data' / 'ml-100k'}" in printed
+    assert "dataset ml-100k: #train" in printed and "no bad input records" in printed
+    prepare_dataset(SemSRConfig("NISER", "ml-100k", config_dict={"data_path": str(tmp_path / "data")}))
+    assert capsys.readouterr().out == ""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from dataset_converters.common import write_json
-from dataset_converters.prepare import ensure_dataset
+from dataset_converters.prepare import conversion_summary, ensure_dataset
 from recbole_semsr.config import SemSRConfig
 from recbole_semsr.embeddings.encoders import build_encoder
 from recbole_semsr.embeddings.loader import configured_encoder, item_embeddings_for_config, read_item_texts
@@ -89,8 +89,10 @@ def backend_options(args: argparse.Namespace) -> dict[str, Any]:
 def dataset_files(args: argparse.Namespace) -> tuple[Path, Path]:
     """(train .inter, evaluated split .inter), converting raw files first when the converters can."""
     raw = Path(args.raw_data_path) if args.raw_data_path else None
-    ensure_dataset(args.dataset, Path(args.data_path), raw)
     folder = Path(args.data_path) / args.dataset
+    stats = ensure_dataset(args.dataset, Path(args.data_path), raw)
+    if stats is not None:
+        print(conversion_summary(args.dataset, folder, stats), flush=True)
     return folder / f"{args.dataset}.train.inter", folder / f"{args.dataset}.{args.split}.inter"
 
 
