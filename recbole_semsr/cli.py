@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from recbole_semsr import defaults
 from recbole_semsr.config import parse_config_value
 from recbole_semsr.quick_start import run, write_result
 from recbole_semsr.tuning import add_tuning_arguments, tune_from_args
@@ -26,26 +27,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMON_KEYS = (
-    ("epochs", "most training epochs (overall.yaml: 30; early stopping after stopping_step epochs without gain)"),
-    ("learning_rate", "Adam's learning rate (0.001)"),
+    ("epochs", "most training epochs (early stopping after stopping_step epochs without gain)"),
+    ("learning_rate", "Adam's learning rate"),
     ("model_file", "evaluate this checkpoint instead of training"),
     ("resume_file", "continue training from this checkpoint (also --resume=PATH); the file itself is not changed"),
     ("rerank_with", "'+' variant: reorder the top-K lists by this checkpoint or model name, e.g. NISER"),
-    ("checkpoint_dir", "folder of the saved checkpoints (saved/)"),
+    ("checkpoint_dir", "folder of the saved checkpoints"),
     ("gpu_id", "CUDA device(s), e.g. 0 or '0,1'"),
     ("use_gpu", "False trains on the CPU even when CUDA is visible"),
-    ("data_path", "folder holding <dataset>/ (dataset/)"),
-    ("raw_data_path", "folder searched for raw files to convert (raw_data/)"),
-    ("seed", "random seed (2025)"),
+    ("data_path", "folder holding <dataset>/"),
+    ("raw_data_path", "folder searched for raw files to convert"),
+    ("seed", "random seed"),
 )
 
 
 def add_recbole_key_arguments(parser: argparse.ArgumentParser) -> None:
-    """List the most used config keys in `--help`; they are passed on as `--key=value` overrides."""
+    """List the most used config keys in `--help` (with their `overall.yaml` defaults); they are passed on as
+    `--key=value` overrides."""
     group = parser.add_argument_group("most used settings (any other RecBole key works the same way as --key=value)")
+    package_defaults = defaults.overall_defaults()
     for key, meaning in COMMON_KEYS:
         flags = [f"--{key}"] + (["--resume"] if key == "resume_file" else [])
-        group.add_argument(*flags, dest=key, default=argparse.SUPPRESS, metavar="VALUE", help=meaning)
+        value = package_defaults.get(key)
+        shown = meaning if value is None else f"{meaning} (overall.yaml: {value})"
+        group.add_argument(*flags, dest=key, default=argparse.SUPPRESS, metavar="VALUE", help=shown)
 
 
 def split_config_files(values: list[str] | None) -> list[str] | None:
