@@ -404,16 +404,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--name", help="dataset name, the prefix of every file (default: the output folder's name)")
     parser.add_argument("--format", choices=FORMATS, help="format of --interactions (default: from the suffix)")
     parser.add_argument("--items_format", choices=FORMATS, help="format of --items (default: from the suffix)")
-    parser.add_argument("--min_item_freq", type=int, default=1, help="keep items with at least N interactions (1)")
-    parser.add_argument("--min_session_len", type=int, default=2, help="drop sessions shorter than N (2)")
-    parser.add_argument("--max_len", type=int, default=50, help="keep the most recent N items of a session (50)")
-    parser.add_argument("--session_gap", type=float, default=None,
+    protocol = SessionProtocol()
+    parser.add_argument("--min_item_freq", type=int, default=protocol.min_item_freq,
+                        help="keep items with at least N interactions (%(default)s)")
+    parser.add_argument("--min_session_len", type=int, default=protocol.min_session_len,
+                        help="drop sessions shorter than N (%(default)s)")
+    parser.add_argument("--max_len", type=int, default=protocol.max_len,
+                        help="keep the most recent N items of a session (%(default)s)")
+    parser.add_argument("--session_gap", type=float, default=protocol.session_gap,
                         help="start a new session after more than N seconds without interaction (off)")
-    parser.add_argument("--split", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VALID", "TEST"),
-                        help="fractions of SESSIONS per split (0.8 0.1 0.1)")
-    parser.add_argument("--split_by", choices=("session", "time"), default="session",
-                        help="session: shuffled with --seed; time: by each session's last interaction (session)")
-    parser.add_argument("--seed", type=int, default=2025, help="seed of the session split (2025)")
+    parser.add_argument("--split", type=float, nargs=3, default=protocol.split, metavar=("TRAIN", "VALID", "TEST"),
+                        help="fractions of SESSIONS per split (%(default)s)")
+    parser.add_argument("--split_by", choices=("session", "time"), default=protocol.split_by,
+                        help="session: shuffled with --seed; time: by each session's last interaction (%(default)s)")
+    parser.add_argument("--seed", type=int, default=protocol.seed, help="seed of the session split (%(default)s)")
     parser.add_argument("--encoding", default="utf-8", help="encoding of text files (utf-8)")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad input row")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
