@@ -243,7 +243,8 @@ def _ensure_ray(options: TuneOptions) -> bool:
 
 def _worker_pythonpath() -> str:
     """The folder this package was imported from, ahead of the driver's PYTHONPATH, so that trial workers import the
-    same ``recbole_semsr`` (Ray only adds the driver's working directory, which may be elsewhere)."""
+    same ``recbole_semsr`` (Ray only adds the driver's working directory, which may be elsewhere). For an installed
+    wheel that folder is site-packages, which workers see anyway; for a source checkout it is the checkout."""
     package_root = str(Path(__file__).resolve().parents[2])
     inherited = os.environ.get("PYTHONPATH")
     return package_root if not inherited else os.pathsep.join([package_root, inherited])
