@@ -84,11 +84,20 @@ def main(argv: list[str] | None = None) -> dict:
         return tune_from_args(args, config_files, overrides)
     result = run(args.model, args.dataset, config_files, overrides)
     print(f"{result['model']} on {result['dataset']}: best valid {result['best_valid_result']}")
-    print(f"test {result['test_result']}  ({result['seconds_per_epoch']:.1f} s/epoch, {result['epochs']} epochs)")
+    print(f"test {result['test_result']}  ({describe_training_time(result)})")
     if args.result_file:
         write_result(result, args.result_file)
         print(f"result written to {args.result_file}")
     return result
+
+
+def describe_training_time(result: dict) -> str:
+    """'12.3 s/epoch, 4 epochs', 'fitted in 0.8 s' (non-neural models) or 'no training' (evaluate-only)."""
+    if result.get("seconds_per_epoch") is not None:
+        return f"{result['seconds_per_epoch']:.1f} s/epoch, {result['epochs']} epochs"
+    if result.get("fit_seconds") is not None:
+        return f"fitted in {result['fit_seconds']:.1f} s, no gradient steps"
+    return "no training"
 
 
 def console_main() -> None:

@@ -13,7 +13,7 @@ from recbole.utils import init_logger, init_seed
 from dataset_converters.common import write_json
 from recbole_semsr.config import SemSRConfig, plain_config
 from recbole_semsr.model import get_model
-from recbole_semsr.rerank import evaluate_reranked, load_reranker, rerank_source
+from recbole_semsr.rerank import evaluate_reranked, load_reranker, plus_name, rerank_source
 from recbole_semsr.trainer import SemSRTrainer
 
 
@@ -57,14 +57,15 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
         "best_valid_result": _floats(best_valid_result),
         "test_result": _floats(test_result),
         "seconds_per_epoch": mean(trainer.epoch_seconds) if trainer.epoch_seconds else None,
+        "fit_seconds": getattr(recommender, "fit_seconds", None),
         "eval_seconds": mean(trainer.eval_seconds) if trainer.eval_seconds else None,
         "epochs": len(trainer.epoch_seconds),
         "checkpoint": trainer.saved_model_file,
         "config": plain_config(config),
     }
     if config["rerank_with"]:
-        add_reranked_results(result, trainer.model, config, data, valid_data, test_data, config_file_list,
-                             config_dict)
+        add_reranked_results(result, trainer.model, config, train_data._dataset, valid_data, test_data,
+                             config_file_list, config_dict)
     logger.info(f"best valid: {result['best_valid_result']}")
     logger.info(f"test: {result['test_result']}")
     return result
@@ -98,7 +99,7 @@ def evaluate_saved_model(trainer: SemSRTrainer, model_file: str, valid_data) -> 
     return trainer.evaluate(valid_data, load_best_model=True, show_progress=trainer.config["show_progress"])
 
 
-def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, data, valid_data, test_data,
+def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, train_dataset, valid_data, test_data,
                          config_file_list: list[str] | None, config_dict: dict | None) -> None:
     """Turn `result` into the "+" variant's: metrics of `model`'s top-K lists reordered by the reranker.
 
@@ -109,10 +110,10 @@ def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, dat
     if kind == "model":
         overrides = {key: value for key, value in (config_dict or {}).items() if key != "rerank_with"}
         source = run(source, config["dataset"], config_file_list, overrides, evaluate_test=False)["checkpoint"]
-    reranker = load_reranker(source, config, data)
+    reranker = load_reranker(source, config, train_dataset)
     ks = list(config["topk"])
     result.update({
-        "model": f"{config['model']}+",
+        "model": plus_name(config["model"], type(reranker).__name__),
         "reranker": str(source),
         "base_valid_result": result["best_valid_result"],
         "base_test_result": result["test_result"],

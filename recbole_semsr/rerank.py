@@ -1,7 +1,9 @@
 """The "+" variants: each top-K list of a model reordered by a second model's scores (SemSR-F+ / SemSR-I+).
 
 The set of items in every top-K list is the first model's, so Recall@K never changes and only MRR@K moves.
-Metrics@K are computed per K on the first model's own top-K set (docs/paper_notes.md, Table 2).
+Metrics@K are computed per K on the first model's own top-K set (docs/paper_notes.md, Table 2). Any model can re-rank,
+the non-neural baselines included: `X+` is X re-ranked by NISER (the paper's "+"), `X+R` by model R. Ties in the
+re-ranker's scores keep the first model's order (a stable sort).
 """
 from __future__ import annotations
 
@@ -14,6 +16,22 @@ import yaml
 from recbole_semsr.compat import safe_torch_load
 from recbole_semsr.config import SemSRConfig, package_yaml_files
 from recbole_semsr.model import get_model
+
+
+DEFAULT_RERANKER = "NISER"
+
+
+def plus_name(model: str, reranker: str) -> str:
+    """`X+` when re-ranked by NISER (the paper's "+"), else `X+<reranker>`."""
+    return f"{model}+" if reranker == DEFAULT_RERANKER else f"{model}+{reranker}"
+
+
+def split_plus_name(name: str) -> tuple[str, str | None]:
+    """`X` -> (X, None); `X+` -> (X, NISER); `X+R` -> (X, R)."""
+    if "+" not in name:
+        return name, None
+    base, reranker = name.split("+", 1)
+    return base, reranker or DEFAULT_RERANKER
 
 
 def reranked_hits(scores: torch.Tensor, rerank_scores: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tensor:

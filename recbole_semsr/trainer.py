@@ -23,6 +23,9 @@ class SemSRTrainer(Trainer):
     `epoch_seconds` and `eval_seconds`. Checkpoint names carry a random suffix: RecBole names them by model and
     second only, so runs started in the same second (parallel tuning trials) would overwrite each other's. The
     checkpoint folder is created race-free before RecBole's check-then-create.
+
+    Models with `trains_with_gradients = False` (the non-neural baselines, fitted when built) are not trained:
+    `fit` evaluates them once on validation and saves their checkpoint (their config; they hold no tensors).
     """
 
     def __init__(self, config, model) -> None:
@@ -31,6 +34,29 @@ class SemSRTrainer(Trainer):
         self.saved_model_file = unique_checkpoint_path(self.checkpoint_dir, config["model"])
         self.epoch_seconds: list[float] = []
         self.eval_seconds: list[float] = []
+
+    def _build_optimizer(self, **kwargs):
+        if not trains_with_gradients(self.model):
+            return None
+        return super()._build_optimizer(**kwargs)
+
+    def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False, callback_fn=None):
+        if trains_with_gradients(self.model):
+            return super().fit(train_data, valid_data, verbose=verbose, saved=saved, show_progress=show_progress,
+                               callback_fn=callback_fn)
+        return self._fit_without_training(valid_data, saved, show_progress)
+
+    def _fit_without_training(self, valid_data, saved: bool, show_progress: bool) -> tuple[float, dict | None]:
+        """A model fitted when it was built: one validation pass, then its checkpoint."""
+        self.logger.info(f"{type(self.model).__name__} was fitted on the training sessions in "
+                         f"{self.model.fit_seconds:.1f} s (no gradient steps)")
+        if valid_data:
+            start = perf_counter()
+            self.best_valid_score, self.best_valid_result = self._valid_epoch(valid_data, show_progress=show_progress)
+            self.eval_seconds.append(perf_counter() - start)
+        if saved:
+            self._save_checkpoint(0, verbose=True)
+        return self.best_valid_score, self.best_valid_result
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         start = perf_counter()
@@ -53,7 +79,7 @@ class SemSRTrainer(Trainer):
             "cur_step": self.cur_step,
             "best_valid_score": float(self.best_valid_score),
             "state_dict": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer is not None else {},
         }
         torch.save(state, saved_model_file)
         if verbose:
@@ -67,7 +93,8 @@ class SemSRTrainer(Trainer):
         self.cur_step = checkpoint["cur_step"]
         self.best_valid_score = checkpoint["best_valid_score"]
         self.model.load_state_dict(checkpoint["state_dict"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if self.optimizer is not None:
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.logger.info(f"Checkpoint loaded. Resume training from epoch {self.start_epoch}")
 
     @torch.no_grad()
@@ -85,3 +112,8 @@ class SemSRTrainer(Trainer):
 def unique_checkpoint_path(checkpoint_dir: str, model: str) -> str:
     """``<checkpoint_dir>/<model>-<local time>-<6 hex digits>.pth``."""
     return os.path.join(checkpoint_dir, f"{model}-{get_local_time()}-{uuid4().hex[:6]}.pth")
+
+
+def trains_with_gradients(model) -> bool:
+    """False for the models fitted when built (no parameters to train)."""
+    return getattr(model, "trains_with_gradients", True)

@@ -26,3 +26,20 @@ def test_benchmark_cli_on_tiny_ml100k(tiny_run_config: dict, tmp_path: Path,
 
     assert main(argv) == 0
     assert "0 runs done, 1 already stored, 0 failed" in capsys.readouterr().out
+
+
+def test_benchmark_cli_runs_baselines_once_and_reranks_with_them(tiny_run_config: dict, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    output = tmp_path / "bench"
+    overrides = [f"--{key}={value}" for key, value in tiny_run_config.items()]
+    argv = ["--models=NISER,STAN,NISER+STAN", "--datasets=ml-100k", "--seeds=2", f"--output={output}", *overrides]
+
+    assert main(argv) == 0
+    runs = output / "runs" / "ml-100k"
+    assert sorted(path.name for path in (runs / "STAN").iterdir()) == ["seed2025.json"]
+    plus = json.loads((runs / "NISER+STAN" / "seed2026.json").read_text())
+    niser = json.loads((runs / "NISER" / "seed2026.json").read_text())
+    assert plus["model"] == "NISER+STAN"
+    assert plus["test_result"]["recall@100"] == pytest.approx(niser["test_result"]["recall@100"])
+    assert "| STAN |" in (output / "report.md").read_text()
+    assert "5 runs done" in capsys.readouterr().out  # NISER x 2, STAN once, NISER+STAN x 2

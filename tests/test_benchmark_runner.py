@@ -106,3 +106,21 @@ def test_cli_report_only_with_extra_llm_results(tmp_path: Path, capsys: pytest.C
     assert "| NISER | **17.50** | **5.00** | **35.00** | **6.00** | 1.5 |" in report
     assert "| FS-LLM | 7.07 | 1.90 | 14.48 | 2.07 | - |" in report
     assert "NISER left out of the Recall@K plot" in capsys.readouterr().out
+
+
+def test_named_reranker_and_deterministic_models_run_once(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    stub = StubRun()
+
+    def run_with_checkpoints(model: str, dataset: str, **kwargs: Any) -> dict[str, Any]:
+        record = stub(model, dataset, **kwargs)
+        return {**record, "checkpoint": f"{model}-{kwargs['config_dict']['seed']}.pth"}
+
+    summary = run_benchmark(["NISER", "STAN", "NISER+STAN", "STAN+"], ["beauty"], [7, 8], store,
+                            run_fn=run_with_checkpoints, log=lambda _: None)
+    assert summary.failures == []
+    runs = [(model, config["seed"], config.get("rerank_with")) for model, _, config in stub.calls]
+    assert runs == [("NISER", 7, None), ("NISER", 8, None), ("STAN", 7, None),
+                    ("NISER", 7, "STAN-7.pth"), ("NISER", 8, "STAN-7.pth"),
+                    ("STAN", 7, "NISER-7.pth"), ("STAN", 8, "NISER-8.pth")]
+    assert store.has("NISER+STAN", "beauty", 8) and not store.has("STAN", "beauty", 8)

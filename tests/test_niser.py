@@ -66,3 +66,42 @@ def test_item_dropout_acts_in_training_only(build_model):
     assert not torch.allclose(forward(), forward())
     model.eval()
     assert torch.equal(forward(), forward())
+
+
+def test_forward_against_hand_computation_of_the_reference_equations(build_model):
+    """SR-GNN's gated graph step, soft attention and W3 WITH its bias (RecBole-GNN's NISER), on one session."""
+    model = build_model(NISER, n_items=10, embedding_size=4, item_dropout=0.0).eval()
+    with torch.no_grad():
+        model.readout.w_out.bias.copy_(torch.tensor([0.3, -0.2, 0.1, 0.4]))
+    session = [3, 5, 3, 7]  # nodes 3, 5, 7; edges 3->5, 5->3, 3->7
+    nodes = torch.tensor([3, 5, 7])
+    h = F.normalize(model.item_embedding.weight[nodes], dim=-1)
+    a_in = torch.tensor([[0, 1, 0], [1, 0, 0], [1, 0, 0]], dtype=torch.float)   # row v: mean over u -> v
+    a_out = torch.tensor([[0, .5, .5], [1, 0, 0], [0, 0, 0]])                   # row u: mean over u -> v
+    gnn = model.gnn
+    incoming = a_in @ gnn.edge_in(h)
+    outgoing = a_out @ gnn.edge_out(h)
+    gi = gnn.input_gates(torch.cat([incoming, outgoing], dim=-1))
+    gh = gnn.hidden_gates(h)
+    reset = torch.sigmoid(gi[:, :4] + gh[:, :4])
+    update = torch.sigmoid(gi[:, 4:8] + gh[:, 4:8])
+    new = torch.tanh(gi[:, 8:] + reset * gh[:, 8:])
+    h = (1 - update) * new + update * h
+    seq = h[torch.tensor([0, 1, 0, 2])] + model.position_embedding.weight[:4]
+    last = seq[-1]
+    readout = model.readout
+    alpha = readout.q(torch.sigmoid(readout.w_last(last) + readout.w_seq(seq))).squeeze(-1)
+    s = F.normalize(readout.w_out.weight @ torch.cat([(alpha.unsqueeze(1) * seq).sum(0), last]) + readout.w_out.bias,
+                    dim=0)
+    batch = make_batch([session], [1])
+    assert torch.allclose(model.forward(batch["item_id_list"], batch["item_length"])[0], s, atol=1e-5)
+
+
+def test_item_dropout_acts_before_the_normalisation(build_model):
+    """In training the GNN's inputs keep unit norm (RecBole-GNN's order), however many entries dropout zeroed."""
+    model = build_model(NISER, n_items=10, embedding_size=8, item_dropout=0.5).train()
+    seen = []
+    model.gnn.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].detach()))
+    batch = make_batch(SESSIONS, TARGETS)
+    model.forward(batch["item_id_list"], batch["item_length"])
+    assert torch.allclose(seen[0].norm(dim=-1), torch.ones(len(seen[0])), atol=1e-5)

@@ -24,9 +24,10 @@ def test_setup_cfg_lists_every_package_and_maps_properties_into_the_package():
     assert options["package_dir"].split() == ["recbole_semsr.properties", "=", "properties"]
 
 
-def test_every_yaml_file_under_properties_ships_with_the_package():
+def test_every_file_under_properties_ships_with_the_package():
     patterns = [p.strip() for p in setup_cfg()["options.package_data"]["recbole_semsr.properties"].split(",")]
-    files = [path.relative_to(ROOT / "properties").as_posix() for path in (ROOT / "properties").rglob("*.yaml")]
+    files = [path.relative_to(ROOT / "properties").as_posix() for path in (ROOT / "properties").rglob("*")
+             if path.is_file()]
     assert files and all(any(fnmatch(name, pattern) and name.count("/") == pattern.count("/") for pattern in patterns)
                          for name in files)
 

@@ -21,22 +21,27 @@ def llm_table(monkeypatch) -> torch.Tensor:
     return table
 
 
-def test_fusion_equations_against_hand_computation():
+def hand_llm_session(readout, items: list[torch.Tensor], attended: list[torch.Tensor]) -> torch.Tensor:
+    """s_l = W3 [sum_j alpha_j i_j; i_last], alpha = softmax over the attended items of q^T sigmoid(W1 i_last + W2 i_j + c)."""
+    last = items[-1]
+    c = readout.w_seq.bias
+    raw = [readout.q.weight[0] @ torch.sigmoid(readout.w_last.weight @ last + readout.w_seq.weight @ i_j + c)
+           for i_j in attended]
+    alpha = torch.softmax(torch.stack(raw), dim=0)
+    s_prime = sum(a * i_j for a, i_j in zip(alpha, attended))
+    return readout.w_out.weight @ torch.cat([s_prime, last])
+
+
+@pytest.mark.parametrize("attend_last", [False, True])
+def test_fusion_equations_against_hand_computation(attend_last):
     torch.manual_seed(0)
     llm = torch.randn(5, 3)
-    fusion = SemanticFusion(llm, base_dim=2, fused_dim=2)
-    readout = fusion.llm_session.readout
+    fusion = SemanticFusion(llm, base_dim=2, fused_dim=2, attend_last=attend_last)
     item_seq, lengths = torch.tensor([[2, 4, 1]]), torch.tensor([3])
     s_m = torch.tensor([[0.5, -1.0]])
 
     items = [llm[i] for i in (2, 4, 1)]
-    last = items[-1]
-    c = readout.w_seq.bias
-    raw = [readout.q.weight[0] @ torch.sigmoid(readout.w_last.weight @ last + readout.w_seq.weight @ i_j + c)
-           for i_j in items]
-    alpha = torch.softmax(torch.stack(raw), dim=0)
-    s_prime = sum(a * i_j for a, i_j in zip(alpha, items))
-    s_l = readout.w_out.weight @ torch.cat([s_prime, last])
+    s_l = hand_llm_session(fusion.llm_session.readout, items, items if attend_last else items[:-1])
     s = fusion.session_projection.weight @ torch.cat([s_m[0], s_l])
     assert torch.allclose(fusion.session(s_m, item_seq, lengths)[0], s, atol=1e-6)
 
@@ -45,6 +50,32 @@ def test_fusion_equations_against_hand_computation():
     assert torch.allclose(fusion.items(i_m), torch.cat([i_m, llm], dim=1) @ w5.t(), atol=1e-6)
     ids = torch.tensor([3, 1])
     assert torch.allclose(fusion.items(i_m[ids], ids), (torch.cat([i_m, llm], dim=1) @ w5.t())[ids], atol=1e-6)
+
+
+def test_last_item_enters_the_llm_session_only_through_the_concatenation():
+    torch.manual_seed(0)
+    llm = torch.randn(6, 3)
+    fusion = SemanticFusion(llm, base_dim=2, fused_dim=2)
+    encoder = fusion.llm_session
+    with torch.no_grad():
+        encoder.readout.w_last.weight.zero_()  # alpha then no longer reads the last item
+    item_seq, lengths = torch.tensor([[2, 4, 1]]), torch.tensor([3])
+    before = encoder(llm[item_seq], lengths)
+    moved = llm.clone()
+    moved[1] += torch.tensor([1.0, -2.0, 0.5])
+    after = encoder(moved[item_seq], lengths)
+    w3_last = encoder.readout.w_out.weight[:, 3:]
+    assert torch.allclose(after - before, (w3_last @ (moved[1] - llm[1])).unsqueeze(0), atol=1e-6)
+
+
+def test_one_item_session_has_no_attended_items():
+    torch.manual_seed(0)
+    llm = torch.randn(4, 3)
+    encoder = SemanticFusion(llm, base_dim=2, fused_dim=2).llm_session
+    s_l = encoder(llm[torch.tensor([[3, 0]])], torch.tensor([1]))
+    expected = encoder.readout.w_out.weight @ torch.cat([torch.zeros(3), llm[3]])
+    assert torch.isfinite(s_l).all()
+    assert torch.allclose(s_l[0], expected, atol=1e-6)
 
 
 def test_llm_table_is_frozen_while_the_id_table_trains(build_model, llm_table):

@@ -28,3 +28,19 @@ def test_learning_rate_grid_on_tiny_ml100k(tiny_run_config: dict, tmp_path: Path
     assert report["final_result"]["best_valid_result"] == best["valid"]
     assert set(report["test_result"]) >= {"recall@20", "mrr@20", "recall@100", "mrr@100"}
     assert (tmp_path / "tuning.json").is_file()
+
+
+def test_non_neural_baseline_grid_through_ray(tiny_run_config: dict, tmp_path: Path) -> None:
+    specs = parse_params_text("sr_steps choice [1,5]\n")
+    objective = quick_start_objective("SR", "ml-100k", config_dict=tiny_run_config, threads=1)
+    options = TuneOptions(num_cpus=2, gpus_per_trial=0, storage_path=str(tmp_path / "ray"),
+                          output=str(tmp_path / "tuning.json"))
+
+    report = tune_hyperparameters(specs, objective, options)
+
+    trials = report["trials"]
+    assert [trial["status"] for trial in trials] == ["ok", "ok"], [trial["error"] for trial in trials]
+    assert trials[0]["valid"] != trials[1]["valid"]  # the rules' window changes the scores
+    best = max(trials, key=lambda trial: trial["valid"]["recall@100"])
+    assert report["final_result"]["config"]["sr_steps"] == best["params"]["sr_steps"]
+    assert report["final_result"]["best_valid_result"] == best["valid"]

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from recbole_semsr.benchmark.report import CURVE_KS
 from recbole_semsr.benchmark.store import ResultsStore
+from recbole_semsr.rerank import split_plus_name
 
 RunFn = Callable[..., dict[str, Any]]
 """``run(model, dataset, config_file_list=..., config_dict=..., evaluate_test=True) -> result record``."""
@@ -34,21 +35,42 @@ def seed_list(count: int, base_seed: int = 2025) -> list[int]:
     return [base_seed + offset for offset in range(count)]
 
 
-RERANKER = "NISER"
-"""The model whose scores reorder the top-K lists of a "+" variant (the paper's choice)."""
+def is_deterministic(model: str) -> bool:
+    """True for the models fitted without gradient steps: the seed changes nothing, so they run once."""
+    from recbole_semsr.model import get_model
+
+    try:
+        return not getattr(get_model(model), "trains_with_gradients", True)
+    except (ValueError, ImportError, AttributeError):
+        return False
 
 
-def plus_variant(model: str, dataset: str, seed: int, store: ResultsStore) -> tuple[str, dict[str, Any]]:
-    """For `X+`: evaluate the stored run of X with its top-K lists re-ranked by the stored NISER run of the same
-    seed (no training); both must be listed before `X+`. Any other name: (name, {})."""
-    if not model.endswith("+"):
+def seeds_to_run(model: str, seeds: list[int]) -> list[int]:
+    """Every seed, except for a deterministic model (and its "+" variants by a deterministic re-ranker): the first."""
+    base, reranker = split_plus_name(model)
+    if is_deterministic(base) and (reranker is None or is_deterministic(reranker)):
+        return seeds[:1]
+    return seeds
+
+
+def stored_run(store: ResultsStore, model: str, dataset: str, seed: int, first_seed: int) -> dict[str, Any] | None:
+    """The stored run of `model` for `seed` (for a deterministic model: its one run, under `first_seed`)."""
+    return store.get(model, dataset, first_seed if is_deterministic(model) else seed)
+
+
+def plus_variant(model: str, dataset: str, seed: int, store: ResultsStore,
+                 first_seed: int | None = None) -> tuple[str, dict[str, Any]]:
+    """For `X+` / `X+R`: evaluate the stored run of X with its top-K lists re-ranked by the stored run of NISER / R
+    of the same seed (no training); both must be listed before the "+" name. Any other name: (name, {})."""
+    base, reranker = split_plus_name(model)
+    if reranker is None:
         return model, {}
-    base = model[:-1]
-    needed = {name: store.get(name, dataset, seed) for name in (base, RERANKER)}
+    first = seed if first_seed is None else first_seed
+    needed = {name: stored_run(store, name, dataset, seed, first) for name in (base, reranker)}
     missing = [name for name, record in needed.items() if record is None]
     if missing:
         raise ValueError(f"{model} needs stored runs of {' and '.join(missing)} for seed {seed}: list them before it")
-    return base, {"model_file": needed[base]["checkpoint"], "rerank_with": needed[RERANKER]["checkpoint"]}
+    return base, {"model_file": needed[base]["checkpoint"], "rerank_with": needed[reranker]["checkpoint"]}
 
 
 def run_benchmark(
@@ -71,7 +93,7 @@ def run_benchmark(
     summary = BenchmarkSummary()
     for dataset in datasets:
         for model in models:
-            for seed in seeds:
+            for seed in seeds_to_run(model, seeds):
                 if store.has(model, dataset, seed):
                     summary.skipped += 1
                     continue
@@ -79,7 +101,7 @@ def run_benchmark(
                 log(f"running {label}")
                 merged = {**DEFAULT_BENCHMARK_CONFIG, **(config_dict or {}), "seed": seed}
                 try:
-                    run_model, rerank = plus_variant(model, dataset, seed, store)
+                    run_model, rerank = plus_variant(model, dataset, seed, store, first_seed=seeds[0])
                     record = run_fn(run_model, dataset, config_file_list=config_file_list,
                                     config_dict={**merged, **rerank}, evaluate_test=True)
                 except Exception as error:  # noqa: BLE001 - one failing run must not stop the benchmark

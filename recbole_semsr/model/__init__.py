@@ -5,9 +5,17 @@ from recbole.utils import get_model as get_recbole_model
 
 from recbole_semsr.model.msgat import MSGAT
 from recbole_semsr.model.niser import NISER
+from recbole_semsr.model.pop import POP
 from recbole_semsr.model.sem_models import SEM_MODELS
+from recbole_semsr.model.sr import SR
+from recbole_semsr.model.stan import STAN
+from recbole_semsr.model.vsknn import VSKNN
+from recbole_semsr.model.vstan import VSTAN
 
-MODELS: dict[str, type] = {cls.__name__: cls for cls in (NISER, MSGAT, *SEM_MODELS)}
+NON_NEURAL_MODELS: tuple[type, ...] = (POP, SR, VSKNN, STAN, VSTAN)
+"""Session baselines fitted once on the training sessions, without gradient steps."""
+
+MODELS: dict[str, type] = {cls.__name__: cls for cls in (NISER, MSGAT, *SEM_MODELS, *NON_NEURAL_MODELS)}
 
 
 def get_model(name: str) -> type:

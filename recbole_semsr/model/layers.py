@@ -40,27 +40,33 @@ class GatedGraphCell(nn.Module):
 class SoftAttentionReadout(nn.Module):
     """Session vector from position states: alpha_j = q^T sigmoid(W1 h_last + W2 h_j + c), out = W3 [sum_j alpha_j h_j; h_last].
 
-    SR-GNN/NISER use the raw alpha (`softmax=False`); SemSR's LLM session encoder (Sec. 3.3.1) softmax-normalises it.
+    SR-GNN/NISER use the raw alpha (`softmax=False`) and a W3 with a bias (`output_bias=True`, as SR-GNN's official
+    code and RecBole-GNN's NISER); SemSR's LLM session encoder (Sec. 3.3.1) softmax-normalises alpha and has no bias.
     """
 
-    def __init__(self, dim: int, out_dim: int | None = None, softmax: bool = False) -> None:
+    def __init__(self, dim: int, out_dim: int | None = None, softmax: bool = False, output_bias: bool = False) -> None:
         super().__init__()
         self.w_last = nn.Linear(dim, dim, bias=False)
         self.w_seq = nn.Linear(dim, dim, bias=True)
         self.q = nn.Linear(dim, 1, bias=False)
-        self.w_out = nn.Linear(2 * dim, out_dim or dim, bias=False)
+        self.w_out = nn.Linear(2 * dim, out_dim or dim, bias=output_bias)
         self.softmax = softmax
 
     def attention(self, seq_hidden: torch.Tensor, last: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """alpha [B, L]; zero at masked positions. Only the filled positions are projected (padding costs nothing)."""
+        """alpha [B, L]; zero at masked positions (a row without any attended position is all zero).
+
+        Only the attended positions are projected (padding costs nothing).
+        """
         session_of_position = mask.nonzero(as_tuple=True)[0]
         scores = self.q(torch.sigmoid(self.w_last(last)[session_of_position] + self.w_seq(seq_hidden[mask])))
         alpha = seq_hidden.new_full(mask.shape, float("-inf") if self.softmax else 0.0)
         alpha[mask] = scores.squeeze(-1)
-        return torch.softmax(alpha, dim=-1) if self.softmax else alpha
+        if not self.softmax:
+            return alpha
+        return torch.where(mask.any(dim=1, keepdim=True), torch.softmax(alpha, dim=-1), torch.zeros_like(alpha))
 
     def forward(self, seq_hidden: torch.Tensor, last: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """seq_hidden [B, L, d], last [B, d], mask [B, L] -> [B, out_dim]."""
+        """seq_hidden [B, L, d], last [B, d], mask [B, L] (the positions attended over) -> [B, out_dim]."""
         alpha = self.attention(seq_hidden, last, mask)
         pooled = (alpha.unsqueeze(-1) * seq_hidden).sum(dim=1)
         return self.w_out(torch.cat([pooled, last], dim=-1))

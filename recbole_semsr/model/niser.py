@@ -11,8 +11,12 @@ from recbole_semsr.model.layers import GatedGraphCell, SoftAttentionReadout, gat
 
 
 class NISER(SessionModel):
-    """NISER+: L2-normalised item embeddings (with item dropout) through a gated GNN, learned position embeddings,
-    soft-attention readout, L2-normalised session vector; logits = sigma * cos(session, item)."""
+    """NISER+: item embeddings with item dropout, then L2-normalised, through a gated GNN; learned position
+    embeddings, soft-attention readout (W3 with bias), L2-normalised session vector; logits = sigma * cos(s, item).
+
+    Equal to RecBole-GNN's NISER: dropout acts before the normalisation, so the GNN's inputs have unit norm in
+    training too, and the readout's output projection has a bias.
+    """
 
     cosine_scores = True
 
@@ -25,7 +29,7 @@ class NISER(SessionModel):
         self.position_embedding = nn.Embedding(self.max_seq_length, dim)
         self.item_dropout = nn.Dropout(config["item_dropout"])
         self.gnn = GatedGraphCell(dim)
-        self.readout = SoftAttentionReadout(dim)
+        self.readout = SoftAttentionReadout(dim, output_bias=True)
         uniform_init(self, dim)
 
     def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -36,7 +40,7 @@ class NISER(SessionModel):
         """L2-normalised session vector [B, d]."""
         item_seq = trim_padding(item_seq, item_seq_len)
         graph = build_packed_graph(item_seq, item_seq_len)
-        hidden = self.item_dropout(F.normalize(self.item_embedding(graph.nodes), dim=-1))
+        hidden = F.normalize(self.item_dropout(self.item_embedding(graph.nodes)), dim=-1)
         for _ in range(self.step):
             hidden = self.gnn(hidden, graph)
         seq_hidden = hidden[graph.alias]

@@ -20,15 +20,21 @@ from recbole_semsr.model.layers import SoftAttentionReadout, gather_last
 
 
 class LLMSessionEncoder(nn.Module):
-    """s_l = W3 [s'; i_l,last] with s' = sum_j alpha_j i_l,j and alpha = softmax_j(q^T sigmoid(W1 i_l,last + W2 i_l,j + c))."""
+    """s_l = W3 [s'; i_l,last] with s' = sum_j alpha_j i_l,j and alpha = softmax_j(q^T sigmoid(W1 i_l,last + W2 i_l,j + c)).
 
-    def __init__(self, llm_dim: int) -> None:
+    As in the paper (Sec. 3.3.1), j runs over 1..|s|-1: the last item enters s_l only through the concatenation
+    (a one-item session has s' = 0). `attend_last=True` (config `sem_attend_last`) lets j run up to |s|.
+    """
+
+    def __init__(self, llm_dim: int, attend_last: bool = False) -> None:
         super().__init__()
         self.readout = SoftAttentionReadout(llm_dim, llm_dim, softmax=True)
+        self.attend_last = attend_last
 
     def forward(self, llm_items: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         """llm_items [B, L, d2] (LLM vectors of the session's items) -> s_l [B, d2]."""
-        mask = position_mask(item_seq_len, llm_items.size(1))
+        attended = item_seq_len if self.attend_last else item_seq_len - 1
+        mask = position_mask(attended, llm_items.size(1))
         return self.readout(llm_items, gather_last(llm_items, item_seq_len), mask)
 
 
@@ -39,11 +45,11 @@ class SemanticFusion(nn.Module):
     non-trainable buffer (not saved in checkpoints: it is re-derived from the embedding store).
     """
 
-    def __init__(self, llm_table: torch.Tensor, base_dim: int, fused_dim: int) -> None:
+    def __init__(self, llm_table: torch.Tensor, base_dim: int, fused_dim: int, attend_last: bool = False) -> None:
         super().__init__()
         llm_dim = llm_table.size(1)
         self.register_buffer("llm_table", llm_table.float(), persistent=False)
-        self.llm_session = LLMSessionEncoder(llm_dim)
+        self.llm_session = LLMSessionEncoder(llm_dim, attend_last)
         self.session_projection = nn.Linear(base_dim + llm_dim, fused_dim, bias=False)
         self.item_projection_m = nn.Linear(base_dim, fused_dim, bias=False)
         self.item_projection_l = nn.Linear(llm_dim, fused_dim, bias=False)
@@ -84,7 +90,7 @@ class SemanticFusionModel(SessionModel):
         self.base = self.base_model(config, dataset)
         base_dim = self.base.item_embedding.embedding_dim
         self.fusion = SemanticFusion(load_item_embeddings(config, dataset), base_dim,
-                                     config["sem_fused_size"] or base_dim)
+                                     config["sem_fused_size"] or base_dim, bool(config["sem_attend_last"]))
         self.normalize = bool(_unless_none(config["sem_normalize"], getattr(self.base, "cosine_scores", False)))
         self.logit_scale = float(_unless_none(config["sem_logit_scale"], getattr(self.base, "logit_scale", 1.0)))
         self._cached_items: torch.Tensor | None = None
