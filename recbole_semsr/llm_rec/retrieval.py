@@ -2,8 +2,8 @@
 
 Two indexes with one `search` interface:
 - `ChromaIndex`: a persistent Chroma collection (cosine space; HNSW `ef_construction=200`, `ef_search=400`, which
-  docs/dependencies.md records at ~0.94 recall@100 against exact search where the defaults gave 0.16-0.59), built once per
-  set of item vectors. Only caller-supplied embeddings are used (`query_texts` would try a download).
+  docs/dependencies.md records at ~0.94 recall@100 against exact search where the defaults gave 0.16-0.59), built
+  once per set of item vectors. Only caller-supplied embeddings are used (`query_texts` would try a download).
 - `ExactIndex`: exact in-memory search (torch matmul + topk).
 The item vectors come from the Sem models' embedding store (`recbole_semsr.embeddings`), so both encode the same
 item text once.
