@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from dataset_converters.common import (
+    DEFAULT_TIME_RANGE,
+    TIME_OUT_OF_RANGE,
     ConversionError,
     InterFileWriter,
     ItemFileWriter,
@@ -32,9 +34,11 @@ from dataset_converters.common import (
     check_encoding,
     check_output_dir,
     is_token,
+    add_time_range_argument,
     iter_text_lines,
     run_cli_conversion,
     table1_stats,
+    time_range_problem,
     write_stats,
 )
 from dataset_converters.download import BEAUTY_PAGE, BEAUTY_URLS
@@ -72,6 +76,7 @@ class BeautyProtocol:
     min_session_len: int = 2
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 2025
+    time_range: tuple[int, int] = DEFAULT_TIME_RANGE
 
 
 @dataclass
@@ -82,8 +87,13 @@ class Sessions:
     removed: dict[str, int] = field(default_factory=dict)
 
 
-def read_reviews(path: Path, encoding: str, problems: ProblemLog) -> list[Event]:
-    """Read ``reviews_Beauty*.json`` (JSON lines) or ``ratings_Beauty.csv`` (user,item,rating,time; no header)."""
+def read_reviews(path: Path, encoding: str, problems: ProblemLog,
+                 time_range: tuple[int, int] = DEFAULT_TIME_RANGE) -> list[Event]:
+    """Read ``reviews_Beauty*.json`` (JSON lines) or ``ratings_Beauty.csv`` (user,item,rating,time; no header).
+
+    A time outside ``time_range`` (unix seconds) is reported and its line skipped: it would move the item inside
+    its session.
+    """
     parse = _parse_rating_line if ".csv" in path.suffixes else _parse_review_line
     events = []
     for number, text in iter_text_lines(path, encoding, problems, desc="reviews"):
@@ -92,6 +102,8 @@ def read_reviews(path: Path, encoding: str, problems: ProblemLog) -> list[Event]
         parsed = parse(text)
         if isinstance(parsed, str):
             problems.report(path, number, parsed)
+        elif (out_of_range := time_range_problem(parsed[2], time_range)) is not None:
+            problems.report(path, number, TIME_OUT_OF_RANGE, out_of_range)
         else:
             events.append(Event(*parsed, line=number))
     return events
@@ -242,25 +254,38 @@ def incremental_samples(items: Sequence[str]) -> Iterator[tuple[list[str], str]]
         yield list(items[:end]), items[end]
 
 
-def item_text(asin: str, record: dict) -> dict[str, object]:
-    """The ``.item`` row of one product: text fields with HTML entities unescaped."""
-    sales = record.get("salesRank") if isinstance(record.get("salesRank"), dict) else {}
-    sales_type, sales_rank = next(iter(sales.items()), ("", ""))
-    price = record.get("price")
-    return {
-        "item_id": asin,
-        "title": _unescape(record.get("title")),
-        "brand": _unescape(record.get("brand")),
-        "categories": " | ".join(" > ".join(_unescape(c) for c in path) for path in _category_paths(record)),
-        "price": price if isinstance(price, (int, float)) and not isinstance(price, bool) else "",
-        "sales_type": sales_type,
-        "sales_rank": sales_rank if isinstance(sales_rank, (int, float)) else "",
-        "description": _unescape(record.get("description")),
-    }
+def item_text(asin: str, record: dict) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """The ``.item`` row of one product, HTML entities unescaped in every text field, and the fields that had to
+    be emptied as ``(reason, detail)`` pairs (a title that is a list, a price that is not a number, ...)."""
+    emptied: list[tuple[str, str]] = []
+    sales = record.get("salesRank")
+    if sales is not None and not isinstance(sales, dict):
+        emptied.append(("bad salesRank", f"{type(sales).__name__}, not a mapping; asin {asin}; emptied"))
+    sales_type, sales_rank = next(iter(sales.items()), ("", None)) if isinstance(sales, dict) else ("", None)
+    row = {"item_id": asin, "sales_type": _text(sales_type, "salesRank category", asin, emptied)}
+    row |= {name: _text(record.get(name), name, asin, emptied) for name in ("title", "brand", "description")}
+    row["categories"] = " | ".join(" > ".join(html.unescape(c) for c in path) for path in _category_paths(record))
+    row["price"] = _number(record.get("price"), "price", asin, emptied)
+    row["sales_rank"] = _number(sales_rank, "salesRank", asin, emptied)
+    return row, emptied
 
 
-def _unescape(value: object) -> str:
-    return html.unescape(value) if isinstance(value, str) else ""
+def _text(value: object, name: str, asin: str, emptied: list[tuple[str, str]]) -> str:
+    """``value`` HTML-unescaped; a value that is not text is noted in ``emptied`` and becomes empty."""
+    if isinstance(value, str):
+        return html.unescape(value)
+    if value is not None:
+        emptied.append((f"bad {name}", f"{type(value).__name__}, not text; asin {asin}; emptied"))
+    return ""
+
+
+def _number(value: object, name: str, asin: str, emptied: list[tuple[str, str]]) -> object:
+    """``value`` if it is a number; anything else present is noted in ``emptied`` and becomes empty."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if value is not None and value != "":
+        emptied.append((f"bad {name}", f"{value!r} is not a number; asin {asin}; emptied"))
+    return ""
 
 
 def _category_paths(record: dict) -> list[list[str]]:
@@ -283,12 +308,16 @@ def write_splits(folder: Path, name: str, by_user: dict[str, list[str]],
 
 
 def write_items(path: Path, items: Iterable[str], records: dict[str, dict], meta: Path, problems: ProblemLog) -> None:
-    """Write the ``.item`` text file for ``items``; an empty title is reported (the item is kept)."""
+    """Write the ``.item`` text file for ``items``; an empty title, and a field emptied because it was not text
+    or not a number, is reported (the item is kept)."""
     with ItemFileWriter(path, ITEM_FIELDS) as item_file:
         for asin in items:
-            row = item_text(asin, records[asin])
+            row, emptied = item_text(asin, records[asin])
+            line = records[asin]["_line"]
+            for reason, detail in emptied:
+                problems.report(meta, line, reason, detail)
             if not row["title"].strip():
-                problems.report(meta, records[asin]["_line"], "empty title", f"asin {asin}; item kept")
+                problems.report(meta, line, "empty title", f"asin {asin}; item kept")
             item_file.write(row)
 
 
@@ -300,13 +329,18 @@ def convert_beauty(reviews: Path, meta: Path, output_dir: Path, protocol: Beauty
     check_output_dir(output_dir, overwrite)
     started = time.perf_counter()
     problems = ProblemLog(strict)
-    raw_events = read_reviews(reviews, encoding, problems)
-    events = drop_duplicate_events(raw_events, reviews, problems)
-    records = read_meta(meta, encoding, problems, {event.item for event in events})
-    known = drop_unknown_items(events, records, reviews, problems)
-    sessions = build_sessions(known, protocol)
-    if not sessions.by_user:
-        raise ConversionError(f"{reviews}: no session is left after the protocol's filters")
+    with problems.tally_first():
+        raw_events = read_reviews(reviews, encoding, problems, protocol.time_range)
+        if not raw_events:
+            raise ConversionError(f"{reviews}: no usable review line")
+        events = drop_duplicate_events(raw_events, reviews, problems)
+        records = read_meta(meta, encoding, problems, {event.item for event in events})
+        if not records:
+            raise ConversionError(f"{meta}: no usable metadata record for any reviewed item")
+        known = drop_unknown_items(events, records, reviews, problems)
+        sessions = build_sessions(known, protocol)
+        if not sessions.by_user:
+            raise ConversionError(f"{reviews}: no session is left after the protocol's filters")
     splits = split_users(sessions.by_user, protocol.split, protocol.seed)
     with atomic_output_dir(output_dir, overwrite) as staging:
         writers = write_splits(staging, name, sessions.by_user, splits)
@@ -315,7 +349,7 @@ def convert_beauty(reviews: Path, meta: Path, output_dir: Path, protocol: Beauty
         stats = {
             "dataset": name,
             "source": {"reviews": str(reviews), "meta": str(meta)},
-            "protocol": {**asdict(protocol), "split": list(protocol.split)},
+            "protocol": {**asdict(protocol), "split": list(protocol.split), "time_range": list(protocol.time_range)},
             "table1": table1_stats(*writers, n_items=len(used),
                                    session_lengths=(len(items) for items in sessions.by_user.values())),
             "users": {"train": len(splits[0]), "valid": len(splits[1]), "test": len(splits[2])},
@@ -348,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VALID", "TEST"),
                         help="fractions of USERS per split (0.8 0.1 0.1)")
     parser.add_argument("--seed", type=int, default=2025, help="seed of the user split (2025)")
+    add_time_range_argument(parser)
     parser.add_argument("--encoding", default="utf-8", help="encoding of the raw files (utf-8)")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad input record")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -370,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if reviews is None or meta is None:
             raise ConversionError("--reviews and --meta are required (or --download DIR)")
         protocol = BeautyProtocol(args.min_item_freq, args.min_user_interactions, args.max_len,
-                                  args.min_session_len, tuple(args.split), args.seed)
+                                  args.min_session_len, tuple(args.split), args.seed, tuple(args.time_range))
         return convert_beauty(reviews, meta, args.output_dir, protocol, args.name, args.encoding, args.strict,
                               args.overwrite)
 

@@ -6,16 +6,19 @@ paper's Table 1.
 """
 from __future__ import annotations
 
+import argparse
 import codecs
 import contextlib
 import csv
 import gzip
+import io
 import json
 import os
 import re
 import shutil
 import sys
 import tempfile
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, Sequence
@@ -26,6 +29,13 @@ INTER_HEADER = ("session_id:token", "item_id_list:token_seq", "item_id:token")
 _WHITESPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"^[^\s'\"]+$")
 MAX_EXAMPLES_PER_REASON = 5
+DEFAULT_TIME_RANGE = (631_152_000, 2_524_608_000)  # 1990-01-01 .. 2050-01-01 UTC, in unix seconds
+TIME_OUT_OF_RANGE = "timestamp out of range"
+_UNDECODABLE = "\udcff"
+_MARK_UNDECODABLE = "dataset_converters.mark_undecodable"
+# Longest first: the UTF-32 little-endian mark begins with the UTF-16 one.
+_BYTE_ORDER_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+                     (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 csv.field_size_limit(sys.maxsize)
 
@@ -72,10 +82,31 @@ class ProblemLog:
         """JSON-ready form: ``{"counts": {reason: n}, "examples": {reason: [...]}}``."""
         return {"counts": dict(self.counts), "examples": self.examples}
 
+    @contextlib.contextmanager
+    def tally_first(self) -> Iterator[None]:
+        """Put this log's summary before the message of a :class:`ConversionError` raised inside, so that a
+        conversion that ends with nothing left shows the bad input that caused it."""
+        try:
+            yield
+        except ConversionError as error:
+            if not self.counts:
+                raise
+            raise ConversionError(f"{self.summary()}\n{error}") from error
+
 
 def open_binary(path: Path) -> IO[bytes]:
     """Open a plain or gzip-compressed file for binary reading (``.gz`` by name)."""
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+@contextlib.contextmanager
+def readable(path: Path) -> Iterator[None]:
+    """Turn a damaged compressed file's low-level error into a :class:`ConversionError` naming the file."""
+    try:
+        yield
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise ConversionError(f"{path}: not a readable gzip file ({error}); the file may be truncated or not "
+                              "gzip-compressed: download it again or remove the .gz suffix") from error
 
 
 def progress(path: Path, desc: str) -> tqdm:
@@ -84,9 +115,29 @@ def progress(path: Path, desc: str) -> tqdm:
                 disable=None, mininterval=1.0)
 
 
+def detect_encoding(path: Path, encoding: str) -> str:
+    """The encoding to read ``path`` with: the one its byte-order mark names, else ``encoding``.
+
+    An empty file is a :class:`ConversionError` naming it.
+    """
+    with readable(path), open_binary(path) as handle:
+        start = handle.read(4)
+    if not start:
+        raise ConversionError(f"{path}: the file is empty")
+    for mark, marked_encoding in _BYTE_ORDER_MARKS:
+        if start.startswith(mark):
+            return marked_encoding
+    return encoding
+
+
+def is_wide_encoding(encoding: str) -> bool:
+    """True for UTF-16/UTF-32, whose lines cannot be split before decoding."""
+    return codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+
+
 def iter_raw_lines(path: Path, desc: str = "") -> Iterator[tuple[int, bytes]]:
     """Yield ``(line_number, raw_bytes)`` per physical line (1-based) with a tqdm bar over the bytes on disk."""
-    with open_binary(path) as handle, progress(path, desc or path.name) as bar:
+    with readable(path), open_binary(path) as handle, progress(path, desc or path.name) as bar:
         compressed = getattr(handle, "fileobj", None)
         for number, raw in enumerate(handle, start=1):
             if number % 65536 == 0:
@@ -94,25 +145,55 @@ def iter_raw_lines(path: Path, desc: str = "") -> Iterator[tuple[int, bytes]]:
             yield number, raw
 
 
+def iter_decoded_lines(path: Path, encoding: str, desc: str = "") -> Iterator[tuple[int, str, bool]]:
+    """Yield ``(line_number, text, decoded)`` per physical line, newline kept; ``decoded`` is False when the line
+    is not valid ``encoding`` (its text then holds placeholders for the bad bytes).
+
+    A byte-order mark overrides ``encoding`` and is removed. UTF-16/UTF-32 files are decoded as a stream (their
+    line breaks are not single bytes) before they are split into lines.
+    """
+    encoding = detect_encoding(path, encoding)
+    if is_wide_encoding(encoding):
+        yield from _iter_wide_lines(path, encoding)
+        return
+    for number, raw in iter_raw_lines(path, desc):
+        try:
+            yield number, raw.decode(encoding), True
+        except UnicodeDecodeError:
+            yield number, raw.decode(encoding, errors="replace"), False
+
+
+def _iter_wide_lines(path: Path, encoding: str) -> Iterator[tuple[int, str, bool]]:
+    with readable(path), io.TextIOWrapper(open_binary(path), encoding=encoding, errors=_MARK_UNDECODABLE,
+                                          newline="") as handle:
+        for number, text in enumerate(handle, start=1):
+            yield number, text, _UNDECODABLE not in text
+
+
+def _mark_undecodable(error: UnicodeDecodeError) -> tuple[str, int]:
+    """Codec error handler: replace undecodable bytes with a lone surrogate, which valid UTF-16/32 never yields."""
+    return _UNDECODABLE, error.end
+
+
+codecs.register_error(_MARK_UNDECODABLE, _mark_undecodable)
+
+
 def iter_text_lines(path: Path, encoding: str, problems: ProblemLog, desc: str = "") -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` for each physical line (1-based, newline stripped).
 
     A line that does not decode with ``encoding`` is reported and skipped.
     """
-    for number, raw in iter_raw_lines(path, desc):
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError as error:
-            problems.report(path, number, "undecodable line", f"not valid {encoding}: {error.reason}")
+    for number, text, decoded in iter_decoded_lines(path, encoding, desc):
+        if not decoded:
+            problems.report(path, number, "undecodable line", f"not valid {encoding}")
             continue
         yield number, text.rstrip("\r\n")
 
 
 def read_csv_header(path: Path, encoding: str) -> list[str]:
     """The column names on the first line of a CSV file (plain or gzip)."""
-    with open_binary(path) as handle:
-        first = handle.readline().decode(encoding, errors="replace")
-    return [name.strip().lstrip("\ufeff") for name in next(csv.reader([first]), [])]
+    _, first, _ = next(iter_decoded_lines(path, encoding))
+    return [name.strip() for name in next(csv.reader([first]), [])]
 
 
 def iter_csv_records(path: Path, header: Sequence[str], encoding: str, problems: ProblemLog,
@@ -126,16 +207,14 @@ def iter_csv_records(path: Path, header: Sequence[str], encoding: str, problems:
     undecodable: set[int] = set()
 
     def decoded_lines() -> Iterator[str]:
-        for number, raw in iter_raw_lines(path, desc):
-            try:
-                yield raw.decode(encoding)
-            except UnicodeDecodeError:
+        for number, text, decoded in iter_decoded_lines(path, encoding, desc):
+            if not decoded:
                 undecodable.add(number)
-                yield raw.decode(encoding, errors="replace")
+            yield text
 
     reader = csv.reader(decoded_lines())
     found = next(reader, None)
-    if found is None or [name.lstrip("\ufeff") for name in found[: len(header)]] != list(header):
+    if found is None or found[: len(header)] != list(header):
         raise ConversionError(f"{path}:1: expected a header starting with {','.join(header)}, found {found!r}")
     width = len(found)
     last_line = reader.line_num
@@ -151,6 +230,22 @@ def iter_csv_records(path: Path, header: Sequence[str], encoding: str, problems:
             yield first_line, None
         else:
             yield first_line, record
+
+
+def time_range_problem(seconds: int, time_range: tuple[int, int]) -> str | None:
+    """Why ``seconds`` is not a plausible unix time, or None when it lies inside ``time_range``."""
+    low, high = time_range
+    if low <= seconds <= high:
+        return None
+    return (f"{seconds} is outside [{low}, {high}] (unix seconds{'; milliseconds?' if seconds > high else ''}); "
+            "widen with --time_range MIN MAX")
+
+
+def add_time_range_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--time_range MIN MAX`` flag of the converters that order by time."""
+    parser.add_argument("--time_range", type=int, nargs=2, default=DEFAULT_TIME_RANGE, metavar=("MIN", "MAX"),
+                        help="plausible event times in unix seconds; others are reported and skipped "
+                             f"(default {DEFAULT_TIME_RANGE[0]} {DEFAULT_TIME_RANGE[1]}: 1990-01-01 to 2050-01-01)")
 
 
 def is_token(value: str) -> bool:

@@ -290,7 +290,9 @@ def convert_kdd_m2(sessions: Path, products: Path, output_dir: Path, options: M2
         test_rows = None if test_sessions is None else known_sessions(
             iter_sessions(test_sessions, options, encoding, problems, tally, "t", targets), product_ids, options,
             test_sessions, problems, tally)
-        train, valid, test, recent_file = write_splits(staging, name, train_rows, test_rows, options, tally, sessions)
+        with problems.tally_first():
+            train, valid, test, recent_file = write_splits(staging, name, train_rows, test_rows, options, tally,
+                                                           sessions)
         with_text = write_item_file(products, staging / f"{name}.item", options, encoding, problems, tally)
         stats = {
             "dataset": name,

@@ -3,23 +3,39 @@
 Rule: each user's ratings in time order (ties in file order); a new session starts after a gap of more than
 `session_gap` seconds (default 3600); sessions shorter than 2 are dropped; the most recent `max_len` (50) items of a
 session are kept; sessions are split 80/10/10 at random with `seed` (as Beauty's users); every prefix predicts its
-next item.
+next item. Ratings whose time lies outside `time_range` (unix seconds) are reported with their line and skipped
+(fatal with `strict`).
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import recbole
 
 from dataset_converters.beauty import split_users, write_splits
-from dataset_converters.common import ItemFileWriter, atomic_output_dir, format_stats, table1_stats, write_stats
+from dataset_converters.common import (
+    DEFAULT_TIME_RANGE,
+    TIME_OUT_OF_RANGE,
+    ItemFileWriter,
+    ProblemLog,
+    add_time_range_argument,
+    atomic_output_dir,
+    format_stats,
+    table1_stats,
+    time_range_problem,
+    write_stats,
+)
 from dataset_converters.registry import DatasetSpec, register
 
 RECBOLE_ML100K = Path(recbole.__file__).resolve().parent / "dataset_example" / "ml-100k"
 ITEM_FIELDS = (("item_id", "token"), ("title", "token_seq"), ("release_year", "token"), ("genres", "token_seq"))
+
+logger = logging.getLogger(__name__)
 
 
 def cut_sessions(ratings: pd.DataFrame, session_gap: int, max_len: int) -> list[list[str]]:
@@ -30,26 +46,41 @@ def cut_sessions(ratings: pd.DataFrame, session_gap: int, max_len: int) -> list[
     return [items[-max_len:] for items in sessions if len(items) >= 2]
 
 
+def drop_implausible_times(ratings: pd.DataFrame, path: Path, time_range: tuple[int, int],
+                           problems: ProblemLog) -> pd.DataFrame:
+    """The ratings whose timestamp lies in `time_range`; every other one is reported at its file line."""
+    timestamps = ratings["timestamp"].to_numpy()
+    outside = (timestamps < time_range[0]) | (timestamps > time_range[1])
+    for row in np.flatnonzero(outside):
+        problems.report(path, int(row) + 2, TIME_OUT_OF_RANGE, time_range_problem(int(timestamps[row]), time_range))
+    return ratings[~outside]
+
+
 def convert(output_dir: Path, session_gap: int = 3600, max_len: int = 50, seed: int = 2025,
-            source_dir: Path = RECBOLE_ML100K, overwrite: bool = False) -> dict:
+            source_dir: Path = RECBOLE_ML100K, overwrite: bool = False,
+            time_range: tuple[int, int] = DEFAULT_TIME_RANGE, strict: bool = False) -> dict:
     """Write ml-100k.{train,valid,test}.inter, ml-100k.item and ml-100k.stats.json into `output_dir`; returns the
-    stats (the converters' layout: `table1` counts per split, the protocol, no bad records)."""
+    stats (the converters' layout: `table1` counts per split, the protocol, the bad records)."""
     started = time.perf_counter()
-    ratings = pd.read_csv(source_dir / "ml-100k.inter", sep="\t", header=0,
-                          names=["user_id", "item_id", "rating", "timestamp"])
+    source = source_dir / "ml-100k.inter"
+    ratings = pd.read_csv(source, sep="\t", header=0, names=["user_id", "item_id", "rating", "timestamp"])
+    problems = ProblemLog(strict)
+    ratings = drop_implausible_times(ratings, source, time_range, problems)
+    if problems:
+        logger.warning(problems.summary())
     sessions = {str(number): items for number, items in enumerate(cut_sessions(ratings, session_gap, max_len))}
     with atomic_output_dir(output_dir, overwrite) as staging:
         writers = write_splits(staging, "ml-100k", sessions, split_users(sessions, (0.8, 0.1, 0.1), seed))
         write_item_file(source_dir / "ml-100k.item", staging / "ml-100k.item")
         stats = {
             "dataset": "ml-100k",
-            "source": {"ratings": str(source_dir / "ml-100k.inter")},
+            "source": {"ratings": str(source)},
             "protocol": {"session_gap": session_gap, "max_len": max_len, "min_session_len": 2,
-                         "split": [0.8, 0.1, 0.1], "seed": seed},
+                         "split": [0.8, 0.1, 0.1], "seed": seed, "time_range": list(time_range)},
             "table1": table1_stats(*writers, n_items=len({item for items in sessions.values() for item in items}),
                                    session_lengths=(len(items) for items in sessions.values())),
             "removed": {},
-            "problems": {"counts": {}, "examples": {}},
+            "problems": problems.as_dict(),
             "seconds": round(time.perf_counter() - started, 2),
         }
         write_stats(staging / "ml-100k.stats.json", stats)
@@ -71,8 +102,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max_len", type=int, default=50, help="most recent items kept per session")
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--strict", action="store_true", help="stop at the first rating with an implausible time")
+    add_time_range_argument(parser)
     args = parser.parse_args(argv)
-    stats = convert(args.output_dir, args.session_gap, args.max_len, args.seed, overwrite=args.overwrite)
+    stats = convert(args.output_dir, args.session_gap, args.max_len, args.seed, overwrite=args.overwrite,
+                    time_range=tuple(args.time_range), strict=args.strict)
     print(format_stats(stats))
     print(f"wrote {args.output_dir} in {stats['seconds']:.1f} s")
 

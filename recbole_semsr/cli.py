@@ -3,17 +3,28 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
+from dataset_converters.common import ConversionError
 from recbole_semsr import defaults
 from recbole_semsr.config import parse_config_value
-from recbole_semsr.quick_start import run, write_result
-from recbole_semsr.tuning import add_tuning_arguments, tune_from_args
+from recbole_semsr.embeddings.errors import EmbeddingError
+from recbole_semsr.model import UnknownModelError, get_model
+from recbole_semsr.preflight import ConfigValueError
+from recbole_semsr.provenance import CheckpointMismatchError
+from recbole_semsr.quick_start import RunInterrupted, run, write_result
+from recbole_semsr.tuning import ParamsFileError, add_tuning_arguments, tune_from_args
+
+# Errors about the user's input: printed as their one-line message, without a traceback.
+INPUT_ERRORS = (UnknownModelError, ConfigValueError, CheckpointMismatchError, FileNotFoundError, ConversionError,
+                EmbeddingError, ParamsFileError)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Train and evaluate a session recommender (this package's or RecBole's) on a session dataset. "
         "Any other --key=value is a RecBole config override, e.g. --epochs=1 --learning_rate=0.01.",
+        allow_abbrev=False,  # a RecBole key that is a prefix of one of our flags stays a config override
     )
     parser.add_argument("--model", "-m", required=True, help="e.g. NISER, MSGAT, SemNISER_F, GRU4Rec")
     parser.add_argument("--dataset", "-d", required=True, help="e.g. ml-100k, beauty, kdd_m2_uk")
@@ -21,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="extra YAML files, applied in order: --config_files a.yaml b.yaml or "
                              "--config_files=\"a.yaml b.yaml\" as in RecBole's scripts")
     parser.add_argument("--result_file", default=None, help="write the result record as JSON here")
+    parser.add_argument("--allow_split_mismatch", action="store_true",
+                        help="use a --model_file / --rerank_with checkpoint trained on other data (recorded in the "
+                        "result)")
     add_recbole_key_arguments(parser)
     add_tuning_arguments(parser)
     return parser
@@ -80,24 +94,46 @@ def main(argv: list[str] | None = None) -> dict:
     args, extra = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
     config_files = split_config_files(args.config_files)
     overrides = parse_overrides(common_key_overrides(args) + extra)
-    if args.params_file:
-        return tune_from_args(args, config_files, overrides)
-    result = run(args.model, args.dataset, config_files, overrides)
-    print(f"{result['model']} on {result['dataset']}: best valid {result['best_valid_result']}")
-    print(f"test {result['test_result']}  ({describe_training_time(result)})")
+    if args.allow_split_mismatch:
+        overrides["allow_split_mismatch"] = True
+    try:
+        get_model(args.model)
+        if args.params_file:
+            return tune_from_args(args, config_files, overrides)
+        result = run(args.model, args.dataset, config_files, overrides)
+    except INPUT_ERRORS as error:
+        raise SystemExit(f"error: {error}") from error
+    except KeyboardInterrupt as interrupt:
+        raise SystemExit(interrupted_message(interrupt)) from interrupt
     if args.result_file:
         write_result(result, args.result_file)
         print(f"result written to {args.result_file}")
+    print(result_summary(result))
     return result
 
 
-def describe_training_time(result: dict) -> str:
-    """'12.3 s/epoch, 4 epochs', 'fitted in 0.8 s' (non-neural models) or 'no training' (evaluate-only)."""
+def result_summary(result: dict[str, Any]) -> str:
+    """Two lines: the validation result, then test with the training time (or that nothing was trained)."""
+    return (f"{result['model']} on {result['dataset']}: best valid {result['best_valid_result']}\n"
+            f"test {result['test_result']}  ({training_time(result)})")
+
+
+def training_time(result: dict[str, Any]) -> str:
+    """'12.3 s/epoch, 4 epochs', 'fitted in 0.8 s, no gradient steps' (the baselines) or 'no training'."""
     if result.get("seconds_per_epoch") is not None:
         return f"{result['seconds_per_epoch']:.1f} s/epoch, {result['epochs']} epochs"
     if result.get("fit_seconds") is not None:
         return f"fitted in {result['fit_seconds']:.1f} s, no gradient steps"
     return "no training"
+
+
+def interrupted_message(interrupt: KeyboardInterrupt) -> str:
+    """One line after Ctrl-C: what is kept, and how to go on."""
+    checkpoint = getattr(interrupt, "checkpoint", None)
+    if checkpoint:
+        return (f"interrupted: the best epoch so far is kept in {checkpoint}; evaluate it with "
+                f"--model_file={checkpoint}, or run the same command again to train from the start")
+    return "interrupted before any epoch was saved: nothing is kept; run the same command again to start over"
 
 
 def console_main() -> None:

@@ -13,19 +13,35 @@ from recbole.utils import init_logger, init_seed
 from dataset_converters.common import write_json
 from recbole_semsr.config import SemSRConfig, plain_config
 from recbole_semsr.model import get_model
+from recbole_semsr.preflight import ConfigValueError, check_config_types
+from recbole_semsr.provenance import check_checkpoint_data, data_provenance, read_checkpoint
 from recbole_semsr.rerank import evaluate_reranked, load_reranker, plus_name, rerank_source
 from recbole_semsr.trainer import SemSRTrainer
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; `checkpoint` is the best epoch saved so far (None when none was saved)."""
+
+    def __init__(self, checkpoint: str | None) -> None:
+        super().__init__(checkpoint)
+        self.checkpoint = checkpoint
 
 
 def run(model: str, dataset: str, config_file_list: list[str] | None = None, config_dict: dict | None = None,
         evaluate_test: bool = True) -> dict[str, Any]:
     """Train `model` on `dataset`, select the best epoch on validation, evaluate it on test.
 
-    With `model_file` set in the config, the saved model is evaluated instead of trained (epochs = 0).
-    Returns the result record (see docs/architecture.md): model, dataset, best_valid_result, test_result (None
-    when `evaluate_test` is False), seconds_per_epoch, eval_seconds, epochs, checkpoint, config.
+    With `model_file` set in the config, the saved model is evaluated instead of trained (epochs = 0); it must
+    have been trained on the same data (`recbole_semsr.provenance`) unless `allow_split_mismatch` is set.
+    With `epochs` 0 the untrained model is evaluated. Returns the result record (see docs/architecture.md): model,
+    dataset, best_valid_result, test_result (None when `evaluate_test` is False), seconds_per_epoch (None without
+    training), eval_seconds, epochs, checkpoint, data (the data fingerprint), config, and split_mismatch when a
+    mismatch was allowed. Ctrl-C while training raises `RunInterrupted` naming the checkpoint kept.
     """
     config = SemSRConfig(model, dataset, config_file_list, config_dict)
+    check_config_types(config)
+    if config["rerank_with"]:
+        rerank_source(str(config["rerank_with"]))
     init_seed(config["seed"], config["reproducibility"])
     start_run_log(config)
     logger = getLogger()
@@ -40,13 +56,14 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     recommender = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     logger.info(recommender)
     trainer = SemSRTrainer(config, recommender)
+    trainer.data_provenance = data_provenance(config, data)
+    mismatches: list[str] = []
     if config["model_file"]:
-        best_valid_result = evaluate_saved_model(trainer, config["model_file"], valid_data)
+        best_valid_result = evaluate_saved_model(trainer, config["model_file"], valid_data, mismatches)
     else:
         if config["resume_file"]:
-            trainer.resume_checkpoint(config["resume_file"])
-        _, best_valid_result = trainer.fit(train_data, valid_data, saved=True,
-                                           show_progress=config["show_progress"])
+            resume_from(trainer, config["resume_file"], mismatches)
+        best_valid_result = train(trainer, train_data, valid_data)
     test_result = (
         trainer.evaluate(test_data, load_best_model=True, show_progress=config["show_progress"])
         if evaluate_test else None
@@ -61,11 +78,14 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
         "eval_seconds": mean(trainer.eval_seconds) if trainer.eval_seconds else None,
         "epochs": len(trainer.epoch_seconds),
         "checkpoint": trainer.saved_model_file,
+        "data": trainer.data_provenance,
         "config": plain_config(config),
     }
     if config["rerank_with"]:
         add_reranked_results(result, trainer.model, config, train_data._dataset, valid_data, test_data,
-                             config_file_list, config_dict)
+                             config_file_list, config_dict, mismatches)
+    if mismatches:
+        result["split_mismatch"] = {"allowed_by": "allow_split_mismatch", "differences": mismatches}
     logger.info(f"best valid: {result['best_valid_result']}")
     logger.info(f"test: {result['test_result']}")
     return result
@@ -93,14 +113,46 @@ def start_run_log(config: SemSRConfig) -> None:
     _run_log_handlers[:] = [handler for handler in root.handlers if handler not in attached_before]
 
 
-def evaluate_saved_model(trainer: SemSRTrainer, model_file: str, valid_data) -> dict:
-    """Evaluate a runner checkpoint on valid instead of training (`model_file`); test then uses it too."""
+def train(trainer: SemSRTrainer, train_data, valid_data) -> dict:
+    """Fit with the best epoch kept on valid; the valid result of the untrained model when `epochs` is 0."""
+    show_progress = trainer.config["show_progress"]
+    try:
+        _, best_valid_result = trainer.fit(train_data, valid_data, saved=True, show_progress=show_progress)
+    except KeyboardInterrupt as interrupt:
+        saved = trainer.saved_model_file if Path(trainer.saved_model_file).is_file() else None
+        raise RunInterrupted(saved) from interrupt
+    if best_valid_result is None:
+        best_valid_result = trainer.evaluate(valid_data, load_best_model=True, show_progress=show_progress)
+    return best_valid_result
+
+
+def resume_from(trainer: SemSRTrainer, resume_file: str, mismatches: list[str]) -> None:
+    """Continue training from a runner checkpoint (`resume_file`), checked like `model_file`: this run's model on
+    this run's data (else `CheckpointMismatchError`, unless `allow_split_mismatch`)."""
+    config = trainer.config
+    state = read_checkpoint(resume_file, trainer.device)
+    mismatches += check_checkpoint_data(state, resume_file, trainer.data_provenance,
+                                        bool(config["allow_split_mismatch"]), expected_model=config["model"])
+    trainer.resume_checkpoint(resume_file)
+
+
+def evaluate_saved_model(trainer: SemSRTrainer, model_file: str, valid_data, mismatches: list[str]) -> dict:
+    """Evaluate a runner checkpoint on valid instead of training (`model_file`); test then uses it too.
+
+    The checkpoint must hold this run's model, trained on this run's data (else `CheckpointMismatchError`, unless
+    `allow_split_mismatch`: the differences are then appended to `mismatches`).
+    """
+    config = trainer.config
+    state = read_checkpoint(model_file, trainer.device)
+    mismatches += check_checkpoint_data(state, model_file, trainer.data_provenance,
+                                        bool(config["allow_split_mismatch"]), expected_model=config["model"])
     trainer.saved_model_file = str(model_file)
-    return trainer.evaluate(valid_data, load_best_model=True, show_progress=trainer.config["show_progress"])
+    return trainer.evaluate(valid_data, load_best_model=True, show_progress=config["show_progress"])
 
 
 def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, train_dataset, valid_data, test_data,
-                         config_file_list: list[str] | None, config_dict: dict | None) -> None:
+                         config_file_list: list[str] | None, config_dict: dict | None,
+                         mismatches: list[str]) -> None:
     """Turn `result` into the "+" variant's: metrics of `model`'s top-K lists reordered by the reranker.
 
     `rerank_with` is a runner checkpoint, or a model name that is then trained first with the same settings.
@@ -110,7 +162,7 @@ def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, tra
     if kind == "model":
         overrides = {key: value for key, value in (config_dict or {}).items() if key != "rerank_with"}
         source = run(source, config["dataset"], config_file_list, overrides, evaluate_test=False)["checkpoint"]
-    reranker = load_reranker(source, config, train_dataset)
+    reranker = load_reranker(source, config, train_dataset, mismatches)
     ks = list(config["topk"])
     result.update({
         "model": plus_name(config["model"], type(reranker).__name__),
@@ -140,12 +192,12 @@ def check_topk(config: SemSRConfig, n_items: int) -> None:
     topk = list(config["topk"])
     too_large = [k for k in topk if k > n_items]
     if too_large:
-        raise ValueError(f"topk {topk}: dataset {config['dataset']} has only {n_items} items, so top-{max(too_large)} "
+        raise ConfigValueError(f"topk {topk}: dataset {config['dataset']} has only {n_items} items, so top-{max(too_large)} "
                          f"lists cannot be filled; set e.g. --topk=[{min(n_items, 20)}] "
                          f"--valid_metric=Recall@{min(n_items, 20)}")
     metric, _, k = str(config["valid_metric"]).partition("@")
     if k.isdigit() and int(k) not in topk:
-        raise ValueError(f"valid_metric {config['valid_metric']} needs {k} in topk {topk}; set e.g. "
+        raise ConfigValueError(f"valid_metric {config['valid_metric']} needs {k} in topk {topk}; set e.g. "
                          f"--valid_metric={metric}@{max(topk)}")
 
 

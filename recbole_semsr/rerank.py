@@ -13,9 +13,9 @@ from typing import Any
 import torch
 import yaml
 
-from recbole_semsr.compat import safe_torch_load
 from recbole_semsr.config import SemSRConfig, package_yaml_files
 from recbole_semsr.model import get_model
+from recbole_semsr.provenance import check_checkpoint_data, data_provenance, load_weights, read_checkpoint
 
 
 DEFAULT_RERANKER = "NISER"
@@ -70,9 +70,18 @@ def evaluate_reranked(model, reranker, eval_data, ks: list[int], device: torch.d
     return {key: round(value / count, 6) for key, value in sums.items()}
 
 
-def load_reranker(checkpoint: str | Path, config: SemSRConfig, dataset) -> torch.nn.Module:
-    """The model saved in `checkpoint` (a runner checkpoint), rebuilt with its own hyperparameters."""
-    state = safe_torch_load(str(checkpoint), map_location=config["device"])
+def load_reranker(checkpoint: str | Path, config: SemSRConfig, dataset,
+                  mismatches: list[str] | None = None) -> torch.nn.Module:
+    """The model saved in `checkpoint` (a runner checkpoint), rebuilt with its own hyperparameters.
+
+    A checkpoint trained on other data than `dataset` is refused unless `allow_split_mismatch`; the differences
+    it let through are appended to `mismatches`.
+    """
+    state = read_checkpoint(checkpoint, config["device"])
+    allowed = check_checkpoint_data(state, checkpoint, data_provenance(config, dataset),
+                                    bool(config["allow_split_mismatch"]))
+    if mismatches is not None:
+        mismatches.extend(allowed)
     saved_config = state["config"]
     model_class = get_model(saved_config["model"])
     own_keys = model_yaml_keys(model_class, config["dataset"])
@@ -80,7 +89,7 @@ def load_reranker(checkpoint: str | Path, config: SemSRConfig, dataset) -> torch
     rebuilt = SemSRConfig(model_class, config["dataset"], config_dict={**overrides, "data_path":
                                                                          str(Path(config["data_path"]).parent)})
     reranker = model_class(rebuilt, dataset).to(config["device"])
-    reranker.load_state_dict(state["state_dict"])
+    load_weights(reranker, state["state_dict"], checkpoint)
     if reranker.n_items != dataset.item_num:
         raise ValueError(f"{checkpoint}: reranker has {reranker.n_items} items, the dataset {dataset.item_num}")
     return reranker
@@ -96,5 +105,14 @@ def model_yaml_keys(model_class: type, dataset: str) -> set[str]:
 
 
 def rerank_source(spec: str) -> tuple[str, Any]:
-    """('checkpoint', path) for an existing file, else ('model', name) of a model to train first."""
-    return ("checkpoint", Path(spec)) if Path(spec).is_file() else ("model", spec)
+    """('checkpoint', path) for an existing file, else ('model', name) of a known model to train first.
+
+    Checked before any work: a path that does not exist, or a name that is no model, is refused.
+    """
+    path = Path(spec)
+    if path.is_file():
+        return "checkpoint", path
+    if path.suffix or len(path.parts) > 1:
+        raise FileNotFoundError(f"rerank_with={spec}: no such checkpoint file")
+    get_model(spec)
+    return "model", spec

@@ -13,6 +13,7 @@ from recbole.utils import get_local_time
 from recbole_semsr.compat import safe_torch_load
 from recbole_semsr.config import plain_config
 from recbole_semsr.model.base import remember_training_batch
+from recbole_semsr.provenance import PROVENANCE_KEY, load_weights, read_checkpoint
 
 
 class SemSRTrainer(Trainer):
@@ -20,7 +21,8 @@ class SemSRTrainer(Trainer):
 
     RecBole pickles its whole `Config` into each checkpoint, which torch >= 2.6 refuses to load with
     `weights_only=True`; here the config is stored as a plain dict. Epoch and evaluation times are recorded in
-    `epoch_seconds` and `eval_seconds`. Checkpoint names carry a random suffix: RecBole names them by model and
+    `epoch_seconds` and `eval_seconds`. `data_provenance` (set by the runner, see `recbole_semsr.provenance`) is
+    stored in every checkpoint, binding it to the data it was trained on. Checkpoint names carry a random suffix: RecBole names them by model and
     second only, so runs started in the same second (parallel tuning trials) would overwrite each other's. The
     checkpoint folder is created race-free before RecBole's check-then-create.
 
@@ -34,6 +36,7 @@ class SemSRTrainer(Trainer):
         self.saved_model_file = unique_checkpoint_path(self.checkpoint_dir, config["model"])
         self.epoch_seconds: list[float] = []
         self.eval_seconds: list[float] = []
+        self.data_provenance: dict | None = None
 
     def _build_optimizer(self, **kwargs):
         if not trains_with_gradients(self.model):
@@ -80,6 +83,7 @@ class SemSRTrainer(Trainer):
             "best_valid_score": float(self.best_valid_score),
             "state_dict": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict() if self.optimizer is not None else {},
+            PROVENANCE_KEY: self.data_provenance,
         }
         torch.save(state, saved_model_file)
         if verbose:
@@ -92,7 +96,7 @@ class SemSRTrainer(Trainer):
         self.start_epoch = checkpoint["epoch"] + 1
         self.cur_step = checkpoint["cur_step"]
         self.best_valid_score = checkpoint["best_valid_score"]
-        self.model.load_state_dict(checkpoint["state_dict"])
+        load_weights(self.model, checkpoint["state_dict"], resume_file)
         if self.optimizer is not None:
             self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.logger.info(f"Checkpoint loaded. Resume training from epoch {self.start_epoch}")
@@ -101,7 +105,8 @@ class SemSRTrainer(Trainer):
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
         if load_best_model and eval_data:
             checkpoint_file = model_file or self.saved_model_file
-            self.model.load_state_dict(safe_torch_load(checkpoint_file, map_location=self.device)["state_dict"])
+            state = read_checkpoint(checkpoint_file, self.device)
+            load_weights(self.model, state["state_dict"], checkpoint_file)
             self.logger.info(f"Loading model parameters from {checkpoint_file}")
         start = perf_counter()
         result = super().evaluate(eval_data, load_best_model=False, show_progress=show_progress)

@@ -124,3 +124,18 @@ def test_named_reranker_and_deterministic_models_run_once(tmp_path: Path) -> Non
                     ("NISER", 7, "STAN-7.pth"), ("NISER", 8, "STAN-7.pth"),
                     ("STAN", 7, "NISER-7.pth"), ("STAN", 8, "NISER-8.pth")]
     assert store.has("NISER+STAN", "beauty", 8) and not store.has("STAN", "beauty", 8)
+
+
+def test_corrupt_stored_run_is_moved_aside_and_run_again(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    broken = store.path_for("NISER", "beauty", 1)
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{"model": "NISER", "dataset": "beau')
+    messages: list[str] = []
+    stub = StubRun()
+    summary = run_benchmark(["NISER"], ["beauty"], [1], store, run_fn=stub, log=messages.append)
+    assert (summary.ran, summary.skipped) == (1, 0) and len(stub.calls) == 1
+    assert json.loads(broken.read_text())["test_result"]["recall@100"] == pytest.approx(0.31)
+    assert (broken.parent / "seed1.json.corrupt").read_text() == '{"model": "NISER", "dataset": "beau'
+    assert any("not valid JSON" in line and "seed1.json.corrupt" in line and "running it again" in line
+               for line in messages)

@@ -36,8 +36,12 @@ META = [
 ]
 
 
+T0 = 1_390_000_000  # January 2014: fixture times are seconds after it
+
+
 def review_line(user: str, item: str, seconds: int) -> str:
-    return json.dumps({"reviewerID": user, "asin": item, "unixReviewTime": seconds, "reviewTime": "01 1, 2014"})
+    """A review ``seconds`` after T0."""
+    return json.dumps({"reviewerID": user, "asin": item, "unixReviewTime": T0 + seconds, "reviewTime": "01 1, 2014"})
 
 
 def write_lines(path: Path, lines: list[str | bytes]) -> Path:
@@ -140,7 +144,7 @@ def test_split_users_sizes_and_seed() -> None:
 
 def test_ratings_csv_and_gzip_inputs(tmp_path: Path) -> None:
     ratings = tmp_path / "ratings_Beauty.csv"
-    ratings.write_text("u1,A,5.0,3\nu1,B,4.0,1\nu1,C,1.0,2\n", encoding="utf-8")
+    ratings.write_text(f"u1,A,5.0,{T0 + 3}\nu1,B,4.0,{T0 + 1}\nu1,C,1.0,{T0 + 2}\n", encoding="utf-8")
     meta = tmp_path / "meta_Beauty.json.gz"
     with gzip.open(meta, "wt", encoding="utf-8") as handle:
         handle.write("".join(repr({"asin": a, "title": f"t{a}"}) + "\n" for a in "ABC"))
@@ -157,7 +161,7 @@ BAD_INPUT = {  # kind: (extra review lines, extra meta lines, reported reason, f
     "bad timestamp": (['{"reviewerID": "u1", "asin": "A", "unixReviewTime": "soon"}'], [], "bad unixReviewTime",
                       "r.json", 4),
     "bad id": ([review_line("u 1", "A", 5)], [], "bad user or item id", "r.json", 4),
-    "unknown encoding": ([b'{"reviewerID": "u1", "asin": "\xff\xfe", "unixReviewTime": 5}'], [],
+    "unknown encoding": ([b'{"reviewerID": "u1", "asin": "\xff\xfe", "unixReviewTime": 1390000005}'], [],
                          "undecodable line", "r.json", 4),
     "duplicate event": ([review_line("u1", "B", 2)], [], "duplicate event", "r.json", 4),
     "unknown item": ([review_line("u1", "Z", 9)], [], "unknown item", "r.json", 4),
@@ -305,3 +309,110 @@ def test_encoding_flag_reads_latin1_files(tmp_path: Path) -> None:
         convert_beauty(reviews, meta, tmp_path / "utf8", LOOSE, strict=True)
     convert_beauty(reviews, meta, tmp_path / "latin1", LOOSE, encoding="latin-1")
     assert read_items(tmp_path / "latin1" / "beauty.item")["A"]["title"] == "Crème"
+
+
+# --- implausible times, damaged files, encodings, silent losses ---------------------------------------------
+
+@pytest.mark.parametrize("seconds", [(T0 + 9) * 1000, -5, 1e30])
+def test_implausible_review_time_is_counted_not_used_and_fatal_under_strict(tmp_path: Path, seconds) -> None:
+    """u1 reviews A, B, A; a fourth review of B at an implausible time would become the session's last target."""
+    bad = json.dumps({"reviewerID": "u1", "asin": "B", "unixReviewTime": seconds})
+    reviews = write_lines(tmp_path / "r.json", BASE_REVIEWS + [bad])
+    meta = write_lines(tmp_path / "m.json", BASE_META)
+    stats = convert_beauty(reviews, meta, tmp_path / "lenient", LOOSE)
+    assert stats["problems"]["counts"] == {"timestamp out of range": 1}
+    assert stats["problems"]["examples"]["timestamp out of range"][0].startswith(f"{reviews}:4: timestamp out of range")
+    assert read_inter(tmp_path / "lenient" / "beauty.train.inter") == [("u1", ["A"], "B"), ("u1", ["A", "B"], "A")]
+    with pytest.raises(ConversionError, match=r"r.json:4: timestamp out of range .*--time_range"):
+        convert_beauty(reviews, meta, tmp_path / "strict", LOOSE, strict=True)
+
+
+def test_time_range_option_widens_the_plausible_range(tmp_path: Path) -> None:
+    reviews = write_lines(tmp_path / "r.json", [json.dumps({"reviewerID": "u1", "asin": a, "unixReviewTime": t})
+                                                for a, t in (("A", 1), ("B", 2), ("A", 3))])
+    meta = write_lines(tmp_path / "m.json", BASE_META)
+    argv = ["--reviews", str(reviews), "--meta", str(meta), "--min_item_freq", "1", "--min_user_interactions", "1",
+            "--split", "1", "0", "0"]
+    assert main(argv + ["--output_dir", str(tmp_path / "default"), "--strict"]) == 1
+    assert main(argv + ["--output_dir", str(tmp_path / "wide"), "--strict", "--time_range", "0", "100"]) == 0
+    assert read_inter(tmp_path / "wide" / "beauty.train.inter") == [("u1", ["A"], "B"), ("u1", ["A", "B"], "A")]
+
+
+def gzip_bytes(lines: list[str]) -> bytes:
+    return gzip.compress("".join(line + "\n" for line in lines).encode())
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda data: data[: len(data) // 2], "not a readable gzip file"),
+    (lambda data: b"plain text, not gzip\n", "not a readable gzip file"),
+])
+def test_damaged_gzip_is_one_line_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture, damage,
+                                                  expected) -> None:
+    reviews = tmp_path / "reviews.json.gz"
+    reviews.write_bytes(damage(gzip_bytes(BASE_REVIEWS * 200)))
+    meta = write_lines(tmp_path / "m.json", BASE_META)
+    assert main(["--reviews", str(reviews), "--meta", str(meta), "--output_dir", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {reviews}: {expected}") and "Traceback" not in error
+
+
+@pytest.mark.parametrize("encoding, flag", [("utf-16", "utf-8"), ("utf-8-sig", "utf-8"), ("utf-16-le", "utf-16-le"),
+                                            ("utf-16", "utf-16")])
+def test_utf16_and_byte_order_marks_are_decoded(tmp_path: Path, encoding: str, flag: str) -> None:
+    reviews = tmp_path / "r.json"
+    reviews.write_bytes("".join(line + "\n" for line in BASE_REVIEWS).encode(encoding))
+    meta = tmp_path / "m.json"
+    meta.write_bytes("".join(line + "\n" for line in
+                             [repr({"asin": "A", "title": "Crème ✓"}), BASE_META[1]]).encode(encoding))
+    stats = convert_beauty(reviews, meta, tmp_path / "out", LOOSE, encoding=flag, strict=True)
+    assert stats["table1"]["#train"] == 2
+    assert read_items(tmp_path / "out" / "beauty.item")["A"]["title"] == "Crème ✓"
+
+
+def test_undecodable_utf16_line_is_counted_with_file_and_line(tmp_path: Path) -> None:
+    reviews = tmp_path / "r.json"
+    lines = BASE_REVIEWS[:2] + ["\udc00"] + BASE_REVIEWS[2:]
+    reviews.write_bytes("".join(line + "\n" for line in lines).encode("utf-16-le", errors="surrogatepass"))
+    meta = tmp_path / "m.json"
+    meta.write_bytes("".join(line + "\n" for line in BASE_META).encode("utf-16-le"))
+    stats = convert_beauty(reviews, meta, tmp_path / "out", LOOSE, encoding="utf-16-le")
+    assert stats["problems"]["examples"] == {"undecodable line": [f"{reviews}:3: undecodable line (not valid "
+                                                                  "utf-16-le)"]}
+    assert read_inter(tmp_path / "out" / "beauty.train.inter") == [("u1", ["A"], "B"), ("u1", ["A", "B"], "A")]
+
+
+def test_empty_meta_file_is_blamed_on_the_meta_file(tmp_path: Path) -> None:
+    reviews = write_lines(tmp_path / "r.json", BASE_REVIEWS)
+    meta = tmp_path / "m.json"
+    meta.write_bytes(b"")
+    with pytest.raises(ConversionError, match=f"^{meta}: the file is empty$"):
+        convert_beauty(reviews, meta, tmp_path / "out", LOOSE)
+
+
+def test_no_session_left_shows_the_problem_tally_first(tmp_path: Path) -> None:
+    reviews = write_lines(tmp_path / "r.json", BASE_REVIEWS + [b"\xff\xfe broken"] * 3)
+    meta = write_lines(tmp_path / "m.json", BASE_META)
+    protocol = BeautyProtocol(min_item_freq=10, min_user_interactions=1, split=(1.0, 0.0, 0.0))
+    with pytest.raises(ConversionError) as error:
+        convert_beauty(reviews, meta, tmp_path / "out", protocol)
+    lines = str(error.value).splitlines()
+    assert lines[0] == "3 bad input records reported:" and "3  undecodable line" in lines[1]
+    assert lines[-1] == f"{reviews}: no session is left after the protocol's filters"
+
+
+def test_fields_that_are_not_text_or_numbers_are_counted_and_all_text_unescaped(tmp_path: Path) -> None:
+    reviews = write_lines(tmp_path / "r.json", BASE_REVIEWS)
+    meta = write_lines(tmp_path / "m.json", [
+        repr({"asin": "A", "title": ["Rose", "Oud"], "brand": {"name": "x"}, "price": "$12",
+              "salesRank": {"Health &amp; Personal Care": "n/a"}}),
+        repr({"asin": "B", "title": "b", "price": 3.5, "salesRank": {"Beauty &amp; Care": 12}}),
+    ])
+    stats = convert_beauty(reviews, meta, tmp_path / "out", LOOSE)
+    assert stats["problems"]["counts"] == {"bad title": 1, "bad brand": 1, "bad price": 1, "bad salesRank": 1,
+                                           "empty title": 1}
+    assert stats["problems"]["examples"]["bad title"][0].startswith(f"{meta}:1: bad title (list, not text; asin A")
+    items = read_items(tmp_path / "out" / "beauty.item")
+    assert (items["A"]["title"], items["A"]["price"], items["A"]["sales_rank"]) == ("", "", "")
+    assert items["A"]["sales_type"] == "Health & Personal Care" and items["B"]["sales_type"] == "Beauty & Care"
+    with pytest.raises(ConversionError, match="m.json:1: bad title"):
+        convert_beauty(reviews, meta, tmp_path / "strict", LOOSE, strict=True)

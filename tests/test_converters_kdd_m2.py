@@ -258,3 +258,23 @@ def test_real_task2_sessions_match_their_parquet_originals(shared_data: Path, tm
     assert (tmp_path / "b" / "kdd_m2_es.test.inter").read_bytes() == (tmp_path / "a" / "kdd_m2_es.test.inter"
                                                                       ).read_bytes()
     assert re.search(r"^s\d+\t", (tmp_path / "a" / "kdd_m2_es.train.inter").read_text().splitlines()[1])
+
+
+def test_too_few_sessions_shows_the_problem_tally_first(tmp_path: Path) -> None:
+    broken = "prev_items,next_item,locale\n" + "[P1 P2],P3,UK\n" * 4 + "['P1' 'P2'],P3,UK\n"
+    with pytest.raises(ConversionError) as error:
+        convert_small(tmp_path, sessions=broken)
+    lines = str(error.value).splitlines()
+    assert lines[0] == "4 bad input records reported:" and "4  malformed prev_items" in lines[1]
+    assert "only 1 usable UK sessions" in lines[-1]
+
+
+@pytest.mark.parametrize("which", ["sessions", "products"])
+def test_empty_input_file_is_named(tmp_path: Path, which: str) -> None:
+    with pytest.raises(ConversionError, match=f"{which}.csv: the file is empty"):
+        convert_small(tmp_path, **{which: ""})
+
+
+def test_utf16_input_with_a_byte_order_mark_is_decoded(tmp_path: Path) -> None:
+    convert_small(tmp_path, sessions=SESSIONS.encode("utf-16"), strict=False)
+    assert len(read_inter(tmp_path / "out" / "kdd_m2_uk.train.inter")) == 2

@@ -1,6 +1,8 @@
 import pandas as pd
+import pytest
 
 from dataset_converters import ml100k
+from dataset_converters.common import ConversionError
 from dataset_converters.prepare import ensure_dataset
 
 
@@ -24,3 +26,22 @@ def test_runner_hook_converts_ml100k_from_the_recbole_wheel(tmp_path):
     header, first = (folder / "ml-100k.item").read_text().splitlines()[:2]
     assert header == "item_id:token\ttitle:token_seq\trelease_year:token\tgenres:token_seq"
     assert first == "1\tToy Story\t1995\tAnimation Children's Comedy"
+
+
+def test_ratings_at_implausible_times_are_reported_and_skipped(tmp_path, caplog):
+    source = tmp_path / "source"
+    source.mkdir()
+    rows = ["1\t10\t5\t880000000", "1\t11\t5\t880000100", "1\t12\t5\t880000200000", "1\t13\t5\t-1"]
+    (source / "ml-100k.inter").write_text("user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+                                          + "\n".join(rows) + "\n")
+    (source / "ml-100k.item").write_text("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
+                                         + "".join(f"{item}\tT{item}\t1995\tDrama\n" for item in (10, 11, 12, 13)))
+    with caplog.at_level("WARNING"):
+        stats = ml100k.convert(tmp_path / "out", source_dir=source, seed=1)
+    table = stats["table1"]
+    assert table["#train"] + table["#valid"] + table["#test"] == 1  # the one session left: [10] -> 11
+    assert stats["problems"]["counts"] == {"timestamp out of range": 2}
+    assert f"{source / 'ml-100k.inter'}:4: timestamp out of range" in caplog.text
+    assert "2  timestamp out of range" in caplog.text
+    with pytest.raises(ConversionError, match=r"ml-100k.inter:4: timestamp out of range"):
+        ml100k.convert(tmp_path / "strict", source_dir=source, strict=True)

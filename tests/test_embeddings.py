@@ -316,3 +316,47 @@ def test_sem_defaults_come_from_overall_yaml(monkeypatch: pytest.MonkeyPatch) ->
     assert loader.setting({"sem_batch_size": 3}, "sem_batch_size") == 3
     template = ItemTextTemplate.from_config({})
     assert (template.parts, template.separator) == (("{name}",), " / ") == (ItemTextTemplate().parts, " / ")
+
+
+def write_model_dir(folder: Path, weights: bytes = b"\x00\x01weights") -> Path:
+    """A stand-in local model directory: a config file and a weights file in a subfolder."""
+    (folder / "pooling").mkdir(parents=True)
+    (folder / "config.json").write_text('{"dim": 3}')
+    (folder / "pooling" / "model.bin").write_bytes(weights)
+    return folder
+
+
+def test_the_same_model_in_another_folder_reuses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_dataset(tmp_path, ROWS)
+    first_venv = write_model_dir(tmp_path / "venv1" / "model")
+    second_venv = write_model_dir(tmp_path / "venv2" / "model")
+    monkeypatch.setattr(loader, "build_encoder", fake_build)
+    encoded = item_embeddings_for_config(make_config(folder, tmp_path, sem_encoder="sentence-transformers",
+                                                     sem_model_path=str(first_venv)), show_progress=False)
+    monkeypatch.setattr(loader, "build_encoder", refuse_build)
+    reused = item_embeddings_for_config(make_config(folder, tmp_path, sem_encoder="sentence-transformers",
+                                                    sem_model_path=str(second_venv)), show_progress=False)
+    assert reused.reused and reused.source == encoded.source
+
+
+def test_a_model_whose_file_content_changed_is_another_model(tmp_path: Path) -> None:
+    import os
+
+    model = write_model_dir(tmp_path / "model", b"\x00\x01weights")
+    before = encoder_spec("sentence-transformers", str(model)).describe()
+    weights = model / "pooling" / "model.bin"
+    weights.write_bytes(b"\x00\x02weights")  # same name, same size, same folder
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000_000))
+    after = encoder_spec("sentence-transformers", str(model)).describe()
+    assert before != after
+    assert [name for name, _, _ in after["models"]["model_path"]] == ["config.json", "pooling/model.bin"]
+
+
+def test_vectors_of_unknown_items_are_counted_and_zero_vectors_warned(tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    emb = write_itememb(tmp_path / "v.itememb", ["a\t1 2\n", "x\t5 6\n", "b\t0 0\n", "y\t7 8\n"])
+    with caplog.at_level("WARNING", logger=loader.logger.name):
+        table = load_item_embeddings({"sem_embedding_file": str(emb)}, fake_dataset({"[PAD]": 0, "a": 1, "b": 2}))
+    assert table.tolist() == [[0, 0], [1, 2], [0, 0]]
+    assert f"{emb}: 2 of 4 vectors are for items the dataset does not know (e.g. ['x', 'y'])" in caplog.text
+    assert "1 of 2 dataset items have an all-zero vector (e.g. ['b'])" in caplog.text

@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from llm_rec_fakes import FakeOpenAIServer, chat_reply
+from llm_rec_fakes import FakeOpenAIServer, chat_reply, closed_port_url
 
 from recbole_semsr.llm_rec.backends import (
     BackendError,
     BackendTimeoutError,
+    BackendUnreachableError,
     CachedGenerator,
     ChatBackend,
     GenerationCache,
@@ -156,3 +157,17 @@ def test_cache_skips_and_counts_a_line_cut_off_by_an_interruption(tmp_path):
         handle.write('{"key": "abc", "outp')
     cache = GenerationCache(path)
     assert (len(cache.entries), cache.skipped_lines) == (1, 1)
+
+
+def test_refused_connection_is_reported_as_refused_not_as_a_timeout():
+    backend = OpenAIBackend(closed_port_url(), "m", max_retries=1, backoff=0.0)
+    with pytest.raises(BackendUnreachableError, match=r"chat/completions: connection refused \(2 attempts\)"):
+        backend.generate([[{"role": "user", "content": "x"}]], max_new_tokens=8)
+    with pytest.raises(BackendUnreachableError, match=r"/v1/models: connection refused \(checked before any work"):
+        backend.check()
+
+
+def test_check_accepts_any_http_answer():
+    with FakeOpenAIServer(lambda payload: (200, chat_reply("x"), 0.0)) as server:
+        OpenAIBackend(server.base_url, "m").check()  # the fake answers GET /models with 501: a server listens
+        assert server.requests == []

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from llm_rec_fakes import FakeOpenAIServer, WordCountEncoder, chat_reply
+from llm_rec_fakes import FakeOpenAIServer, WordCountEncoder, chat_reply, closed_port_url
 
-from recbole_semsr.llm_rec.__main__ import main
 from recbole_semsr.config import SemSRConfig
 from recbole_semsr.embeddings.item_file import read_item_file
 from recbole_semsr.embeddings.loader import item_embeddings_for_config, read_item_texts
+from recbole_semsr.llm_rec.__main__ import main, parse_topk
 from recbole_semsr.llm_rec.data import AtomicFileError, SessionSample, item_titles, most_recent, read_sessions
 from recbole_semsr.llm_rec.evaluate import evaluate_llm, ranking_metrics
 from recbole_semsr.llm_rec.prompts import load_template
@@ -155,3 +155,26 @@ def test_llm_rec_and_the_embedding_store_give_identical_text_for_an_item(toy_dat
     _, _, store_texts = read_item_texts(sem_config)
     assert llm_texts == store_texts and store_texts[0] == "Red & Lipstick Matte; Brand: A"
     assert item_titles(table)["i1"] == "Red & Lipstick Matte" and item_titles(table)["i6"] == ""
+
+
+def test_unreachable_backend_is_reported_before_any_data_or_encoder_work(monkeypatch):
+    import recbole_semsr.llm_rec.__main__ as cli
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("data was read before the backend was checked")
+
+    monkeypatch.setattr(cli, "dataset_files", no_work)
+    with pytest.raises(SystemExit, match=r"^error: .*/v1/models: connection refused \(checked before any work"):
+        main(["--dataset=toy", "--backend=openai", "--llm=m", f"--base_url={closed_port_url()}"])
+
+
+@pytest.mark.parametrize("text, expected", [("20,100", (20, 100)), ("[20,100]", (20, 100)), ("[20, 100]", (20, 100)),
+                                            ("10", (10,))])
+def test_topk_accepts_the_list_form(text, expected):
+    assert parse_topk(text) == expected
+
+
+@pytest.mark.parametrize("text", ["[20,abc]", "0", "20;100"])
+def test_topk_refuses_what_is_not_positive_integers(text):
+    with pytest.raises(SystemExit, match="expected positive integers"):
+        parse_topk(text)

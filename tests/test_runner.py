@@ -101,8 +101,10 @@ def test_help_lists_the_most_used_keys_and_they_become_overrides(capsys):
     help_text = capsys.readouterr().out
     for key in ("--epochs", "--model_file", "--rerank_with", "--gpu_id", "--checkpoint_dir", "--resume"):
         assert key in help_text
-    args, extra = build_parser().parse_known_args(["-m", "NISER", "-d", "x", "--epochs=2", "--resume=c.pth", "--a=1"])
-    assert parse_overrides(common_key_overrides(args) + extra) == {"epochs": 2, "resume_file": "c.pth", "a": 1}
+    args, extra = build_parser().parse_known_args(["-m", "NISER", "-d", "x", "--epochs=2", "--resume=c.pth", "--a=1",
+                                                   "--tune=3"])  # prefixes of our flags stay overrides
+    assert parse_overrides(common_key_overrides(args) + extra) == {"epochs": 2, "resume_file": "c.pth", "a": 1,
+                                                                   "tune": 3}
 
 
 def test_resume_continues_from_a_checkpoint_without_changing_it(tiny_run_config):

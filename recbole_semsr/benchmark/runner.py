@@ -84,7 +84,8 @@ def run_benchmark(
     provenance: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> BenchmarkSummary:
-    """Run what the store lacks; a failing run is logged and counted, and the benchmark goes on.
+    """Run what the store lacks; a failing run is logged and counted, and the benchmark goes on. A stored record
+    that is not valid (corrupt JSON, not a result) is moved aside and run again.
 
     ``provenance`` (e.g. the command and the machine) is stored with every record this call produces.
     """
@@ -94,6 +95,9 @@ def run_benchmark(
     for dataset in datasets:
         for model in models:
             for seed in seeds_to_run(model, seeds):
+                set_aside = store.set_aside_unusable(model, dataset, seed)
+                if set_aside:
+                    log(set_aside)
                 if store.has(model, dataset, seed):
                     summary.skipped += 1
                     continue

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,23 @@ class ResultsStore:
 
     def has(self, model: str, dataset: str, seed: int) -> bool:
         return self.path_for(model, dataset, seed).is_file()
+
+    def set_aside_unusable(self, model: str, dataset: str, seed: int) -> str | None:
+        """Move a stored record that is not a valid result record to ``seed<N>.json.corrupt[-<k>]``, so the run is
+        done again; returns the sentence saying so, or None when the record is fine or absent."""
+        path = self.path_for(model, dataset, seed)
+        if not path.is_file():
+            return None
+        record, problem = _read_record(path)
+        if record is not None:
+            return None
+        aside = path.with_name(path.name + ".corrupt")
+        count = 1
+        while aside.exists():
+            aside = path.with_name(f"{path.name}.corrupt-{count}")
+            count += 1
+        os.replace(path, aside)
+        return f"stored run {path} is unusable ({problem}): moved to {aside.name}, running it again"
 
     def get(self, model: str, dataset: str, seed: int) -> dict[str, Any] | None:
         """The stored record of one run, or None."""

@@ -13,6 +13,8 @@ Heavy libraries are imported inside the encoder that needs them, so importing th
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,23 +51,41 @@ class EncoderSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
-        """Plain description for cache fingerprints: options except `device`, and the (name, size) list of the files
-        of local model directories."""
+        """Plain description for cache fingerprints: the name, options except `device`, and each model by
+        `model_identity` (a local directory by its files, not by where it lies)."""
         refs = {"model_path": self.model_path, "peft_model_path": self.options.get("peft_model_path")}
         return {
             "name": self.name,
-            "model_path": self.model_path,
-            "options": {key: self.options[key] for key in sorted(self.options) if key != "device"},
-            "model_files": {key: local_model_files(ref) for key, ref in refs.items() if ref},
+            "options": {key: self.options[key] for key in sorted(self.options)
+                        if key not in ("device", "peft_model_path")},
+            "models": {key: model_identity(ref) for key, ref in refs.items() if ref},
         }
 
 
-def local_model_files(ref: str) -> list[tuple[str, int]] | None:
-    """(relative path, size) of every file in a local model directory; None for a hub name."""
+def model_identity(ref: str) -> str | list[tuple[str, int, str]]:
+    """A local model directory as (relative path, size, SHA-256) of each file, so the same model in another
+    virtual environment or folder is the same model; a hub name as it is."""
     root = Path(ref)
     if not root.is_dir():
-        return None
-    return sorted((str(path.relative_to(root)), path.stat().st_size) for path in root.rglob("*") if path.is_file())
+        return ref
+    files = sorted(path for path in root.rglob("*") if path.is_file())
+    return [(str(path.relative_to(root)), *_file_identity(str(path.resolve()), *_size_and_mtime(path)))
+            for path in files]
+
+
+def _size_and_mtime(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_identity(path: str, size: int, mtime_ns: int) -> tuple[int, str]:
+    """(size, SHA-256) of a file, computed once per process for a given (path, size, modification time)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return size, digest.hexdigest()
 
 
 def resolve_device(device: str | None) -> str:

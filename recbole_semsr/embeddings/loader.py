@@ -101,7 +101,8 @@ def item_embeddings_for_config(config: Any, force: bool = False, show_progress: 
         logger.info(f"reusing cached item vectors {cached.source}")
         return cached
     vectors, facts = encode_texts(spec, texts, int(setting(config, "sem_batch_size")), show_progress)
-    meta = {"dataset": config["dataset"], "item_file": str(table.path), "encoder": spec.describe(),
+    meta = {"dataset": config["dataset"], "item_file": str(table.path), "model_path": spec.model_path,
+            "encoder": spec.describe(),
             "template": template.describe(), **facts}
     return store.save(config["dataset"], spec.name, digest, table.tokens, vectors, meta)
 
@@ -124,11 +125,30 @@ def align_to_item_ids(stored: StoredEmbeddings, token2id: dict[str, int], item_n
     if missing:
         raise MissingItemsError(f"{stored.source}: {len(missing)} of {len(wanted)} dataset items have no vector "
                                 f"(e.g. {missing[:5]}); re-encode the dataset's .item file or fix sem_embedding_file")
+    report_unused_vectors(stored, wanted)
     table = np.zeros((item_num, dim), dtype=np.float32)
     ids = np.fromiter(wanted.values(), dtype=np.int64, count=len(wanted))
     rows = np.fromiter((row_of[token] for token in wanted), dtype=np.int64, count=len(wanted))
     table[ids] = stored.vectors[rows]
+    report_zero_vectors(table, ids, list(wanted), stored.source)
     return table
+
+
+def report_unused_vectors(stored: StoredEmbeddings, wanted: dict[str, int]) -> None:
+    """Log how many vectors belong to items the dataset does not know (they are not used)."""
+    unknown = [item_id for item_id in stored.item_ids if item_id not in wanted]
+    if unknown:
+        logger.warning(f"{stored.source}: {len(unknown)} of {len(stored.item_ids)} vectors are for items the dataset "
+                       f"does not know (e.g. {unknown[:5]}); they are not used")
+
+
+def report_zero_vectors(table: np.ndarray, ids: np.ndarray, tokens: list[str], source: str) -> None:
+    """Warn about dataset items whose vector is all zeros (they carry no text signal)."""
+    zero = ~table[ids].any(axis=1)
+    if zero.any():
+        examples = [tokens[index] for index in np.flatnonzero(zero)[:5]]
+        logger.warning(f"{source}: {int(zero.sum())} of {len(tokens)} dataset items have an all-zero vector "
+                       f"(e.g. {examples})")
 
 
 def load_item_embeddings(config: Any, dataset: Any) -> torch.Tensor:

@@ -15,15 +15,22 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from dataset_converters.common import write_json
+from dataset_converters.common import ConversionError, write_json
 from dataset_converters.prepare import conversion_summary, ensure_dataset
 from recbole_semsr.config import SemSRConfig
 from recbole_semsr.embeddings.encoders import build_encoder
+from recbole_semsr.embeddings.errors import EmbeddingError
 from recbole_semsr.embeddings.loader import configured_encoder, item_embeddings_for_config, read_item_texts
-from recbole_semsr.llm_rec.backends import CachedGenerator, GenerationCache, make_backend
-from recbole_semsr.llm_rec.data import item_titles, most_recent, read_sessions
+from recbole_semsr.llm_rec.backends import BackendError, CachedGenerator, GenerationCache, make_backend
+from recbole_semsr.llm_rec.data import AtomicFileError, item_titles, most_recent, read_sessions
 from recbole_semsr.llm_rec.evaluate import DEFAULT_TOPK, RunStats, evaluate_llm, result_record
-from recbole_semsr.llm_rec.prompts import PromptTemplate, add_rationales, draw_examples, load_template
+from recbole_semsr.llm_rec.prompts import (
+    PromptTemplate,
+    TemplateError,
+    add_rationales,
+    draw_examples,
+    load_template,
+)
 from recbole_semsr.llm_rec.retrieval import build_index
 
 
@@ -64,7 +71,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                            help="item vector cache shared with the Sem models (sem_embedding_dir)")
     retrieval.add_argument("--index", default="chroma", choices=("chroma", "exact"))
     retrieval.add_argument("--exclude_session_items", action="store_true", help="never recommend a session's items")
-    retrieval.add_argument("--topk", default=",".join(map(str, DEFAULT_TOPK)), help="comma-separated K values")
+    retrieval.add_argument("--topk", default=",".join(map(str, DEFAULT_TOPK)),
+                           help="K values: 20,100 or [20,100]")
     output = parser.add_argument_group("output")
     output.add_argument("--cache_dir", default="saved/llm_rec", help="generation cache and Chroma collections")
     output.add_argument("--result_file", default=None, help="write the result JSON here")
@@ -126,25 +134,42 @@ def write_outputs(args: argparse.Namespace, record: dict[str, Any], stats: RunSt
             "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in stats.predictions), encoding="utf-8")
 
 
+def parse_topk(text: str) -> tuple[int, ...]:
+    """`20,100`, `[20,100]` or `[20, 100]` as (20, 100); anything else is a usage error."""
+    parts = [part.strip() for part in text.strip().removeprefix("[").removesuffix("]").split(",")]
+    if not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise SystemExit(f"--topk={text}: expected positive integers such as 20,100 or [20,100]")
+    return tuple(int(part) for part in parts)
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Run one LLM-as-recommender evaluation and return (and optionally write) its result record."""
+    """Run one LLM-as-recommender evaluation and return (and optionally write) its result record; a problem with
+    the input or the backend ends with its one-line message."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    topk = tuple(int(k) for k in args.topk.split(","))
+    try:
+        return evaluate(args)
+    except (BackendError, AtomicFileError, TemplateError, EmbeddingError, ConversionError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}") from error
+
+
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    """The evaluation behind `main`: the backend is built and checked first, before any data or encoder work."""
+    topk = parse_topk(args.topk)
     template, n_examples = prompt_template(args)
-    options = backend_options(args)
+    backend = make_backend(args.backend, **backend_options(args))
+    backend.check()
     train_file, eval_file = dataset_files(args)
-    config = item_settings(args)
-    titles = item_titles(read_item_texts(config)[0], args.text_field)
+    settings = item_settings(args)
+    titles = item_titles(read_item_texts(settings)[0], args.text_field)
     samples = most_recent(read_sessions(eval_file), args.subset)
     train = read_sessions(train_file) if n_examples else []
     cache_dir = Path(args.cache_dir)
-    backend = make_backend(args.backend, **options)
     generate = CachedGenerator(backend, GenerationCache(cache_dir / "generations" / f"{args.dataset}.jsonl"))
     examples = add_rationales(draw_examples(train, titles, n_examples, args.seed, args.max_session_items),
                               template, generate)
-    stored = item_embeddings_for_config(config, show_progress=False)
-    spec = configured_encoder(config)
+    stored = item_embeddings_for_config(settings, show_progress=False)
+    spec = configured_encoder(settings)
     encoder = build_encoder(spec)
     index = build_index(args.index, stored.item_ids, stored.vectors, cache_dir, f"{args.dataset}-{spec.name}")
     start = time.perf_counter()

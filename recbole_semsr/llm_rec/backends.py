@@ -35,6 +35,10 @@ class BackendTimeoutError(BackendError):
     """Every attempt timed out or failed to connect."""
 
 
+class BackendUnreachableError(BackendError):
+    """Nothing answers at the endpoint: connection refused, unknown host, or no answer to the first check."""
+
+
 class MalformedReplyError(BackendError):
     """The endpoint answered, but not with an OpenAI chat-completion JSON object."""
 
@@ -52,6 +56,9 @@ class ChatBackend(ABC):
     @abstractmethod
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int) -> list[str]:
         """One reply per conversation, in order."""
+
+    def check(self) -> None:
+        """Fail fast, before any other work, when the backend cannot answer (a loaded local model always can)."""
 
 
 class TransformersBackend(ChatBackend):
@@ -162,6 +169,18 @@ class OpenAIBackend(ChatBackend):
     def params(self) -> dict[str, Any]:
         return {"temperature": self.temperature, **({"seed": self.seed} if self.seed is not None else {})}
 
+    def check(self, timeout: float = 5.0) -> None:
+        """One GET of ``<base_url>/models`` with a short timeout: any HTTP answer means a server listens."""
+        url = self.url.removesuffix("/chat/completions") + "/models"
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=timeout):
+                return
+        except urllib.error.HTTPError:
+            return
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as error:
+            raise BackendUnreachableError(f"{url}: {_connection_problem(error)} (checked before any work, timeout "
+                                          f"{timeout}s); start the server or fix --base_url") from error
+
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int) -> list[str]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(lambda c: self._complete(c, max_new_tokens), conversations))
@@ -172,7 +191,7 @@ class OpenAIBackend(ChatBackend):
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        last_error = ""
+        last_error, refused = "", False
         for attempt in range(self.max_retries + 1):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
@@ -186,11 +205,27 @@ class OpenAIBackend(ChatBackend):
                     raise BackendError(f"{self.url}: HTTP {error.code}: {detail}") from error
                 last_error = f"HTTP {error.code}: {detail}"
             except (TimeoutError, urllib.error.URLError, ConnectionError) as error:
-                last_error = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
+                last_error, refused = _connection_problem(error), _is_refused(error)
             logger.warning("%s: attempt %d/%d failed (%s)", self.url, attempt + 1, self.max_retries + 1, last_error)
+        if refused:
+            raise BackendUnreachableError(f"{self.url}: connection refused ({self.max_retries + 1} attempts)")
         raise BackendTimeoutError(
             f"{self.url}: no reply after {self.max_retries + 1} attempts (timeout {self.timeout}s); last: {last_error}"
         )
+
+
+def _is_refused(error: BaseException) -> bool:
+    return isinstance(getattr(error, "reason", error), ConnectionRefusedError)
+
+
+def _connection_problem(error: BaseException) -> str:
+    """What went wrong on the wire, in words: "connection refused", "timed out", or the socket's reason."""
+    reason = getattr(error, "reason", error)
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    return f"{type(reason).__name__}: {reason}"
 
 
 def _reply_text(payload: bytes, url: str) -> str:
