@@ -9,13 +9,13 @@ that raises is recorded with its error and the sweep goes on. RecBole's own Ray 
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from dataset_converters.common import write_json
 from recbole_semsr.tuning.params import ParamSpec
 
 Objective = Callable[[dict[str, Any], bool], dict[str, Any]]
@@ -243,7 +243,8 @@ def _ensure_ray(options: TuneOptions) -> bool:
 
 def _worker_pythonpath() -> str:
     """The folder this package was imported from, ahead of the driver's PYTHONPATH, so that trial workers import the
-    same ``recbole_semsr`` (Ray only adds the driver's working directory, which may be elsewhere)."""
+    same ``recbole_semsr`` (Ray only adds the driver's working directory, which may be elsewhere). For an installed
+    wheel that folder is site-packages, which workers see anyway; for a source checkout it is the checkout."""
     package_root = str(Path(__file__).resolve().parents[2])
     inherited = os.environ.get("PYTHONPATH")
     return package_root if not inherited else os.pathsep.join([package_root, inherited])
@@ -326,7 +327,5 @@ def _format_metric(value: Any) -> str:
 
 
 def write_report(report: dict[str, Any], path: str | Path) -> None:
-    """Write the tuning report as JSON (creating parent folders)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    """Write the tuning report as JSON (creating parent folders, atomically)."""
+    write_json(path, report, default=str)
