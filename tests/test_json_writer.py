@@ -23,3 +23,17 @@ def test_write_json_creates_folders_and_keeps_the_old_file_when_writing_fails(tm
     assert json.loads(target.read_text(encoding="utf-8"))["n"] == 1
     assert [path.name for path in target.parent.iterdir()] == ["result.json"]
 
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from dataset_converters.common import write_json
+
+    old = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "result.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
