@@ -87,7 +87,7 @@ def test_log_and_checkpoint_folders_exist_before_recboles_check_then_create(tiny
 
 @pytest.mark.parametrize("model", ["NISER", "SemNISER_F", "GRU4Rec", "STAN"])
 def test_default_run_follows_the_documented_protocol(model):
-    """docs/results: stop at the 3rd epoch in a row without a better valid Recall@100, full ranking, lr 0.001, batch 100."""
+    """docs/results: stop at the 3rd epoch in a row without a better valid Recall@100; full ranking, lr 0.001."""
     config = SemSRConfig(model, "ml-100k")
     assert config["stopping_step"] == 2
     assert config["valid_metric"] == "Recall@100"
