@@ -1,6 +1,6 @@
 """Chroma top-K recall against exact search, and query throughput, on all Amazon Beauty 5-core item titles.
 
-    python bench/chroma_recall.py --meta ../shared/data/amazon_beauty_2014/reconstructed/meta_Beauty_5core.reconstructed.json \
+    python bench/chroma_recall.py --meta RAW_DIR/meta_Beauty.json \
         --queries 1000 --output docs/results/chroma_recall_beauty.md
 
 Items are encoded with MiniLM (`recbole_semsr.embeddings.get_encoder('minilm')`). Two query sets stand in for

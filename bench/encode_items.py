@@ -25,10 +25,6 @@ from recbole_semsr.embeddings.encoders import get_encoder, minilm_model_path
 from recbole_semsr.embeddings.item_file import format_cell, read_item_file
 from recbole_semsr.embeddings.item_text import ItemTextTemplate
 
-DEFAULT_META = (Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon_beauty_2014" / "reconstructed"
-                / "meta_Beauty_5core.reconstructed.json")
-
-
 def meta_values(record: dict) -> dict[str, str]:
     """Template values of one raw meta record, as the Beauty converter writes them to `beauty.item`."""
     row = item_text(str(record.get("asin", "")), record)
@@ -59,7 +55,7 @@ def timed(label: str, encode, texts: list[str]) -> tuple[list[str], np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--meta", type=Path, default=DEFAULT_META)
+    parser.add_argument("--meta", type=Path, required=True, help="meta_Beauty*.json (one dict per line)")
     parser.add_argument("--item_file", type=Path, default=None, help="a converted beauty.item instead of --meta")
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--limit", type=int, default=None, help="first N items only (quick check)")

@@ -24,6 +24,7 @@ from recbole.utils import init_seed
 from recbole_semsr.cli import parse_overrides
 from recbole_semsr.config import SemSRConfig
 from recbole_semsr.model import get_model
+from recbole_semsr.model.base import remember_training_batch
 from recbole_semsr.quick_start import prepare_dataset
 
 from epoch_time import parse_row
@@ -46,7 +47,9 @@ class TimedRow:
 
     def step(self, batch) -> None:
         self.optimizer.zero_grad()
-        self.model.calculate_loss(batch).backward()
+        loss = self.model.calculate_loss(batch)
+        remember_training_batch(self.model)
+        loss.backward()
         self.optimizer.step()
 
     def milliseconds_per_step(self, batches: list) -> float:

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from dataset_converters.common import (
     DEFAULT_TIME_RANGE,
@@ -41,6 +41,8 @@ from dataset_converters.common import (
     time_range_problem,
     write_stats,
 )
+from dataset_converters.download import BEAUTY_PAGE, BEAUTY_URLS
+from dataset_converters.registry import DatasetSpec, RawFile, register
 
 ITEM_FIELDS = (
     ("item_id", "token"),
@@ -408,6 +410,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                               args.overwrite)
 
     return run_cli_conversion(convert, args.output_dir)
+
+
+def convert_from_raw(name: str, raw: Mapping[str, Path | None], output_dir: Path) -> dict:
+    """The registry's conversion: the raw files found by `dataset_converters.prepare`, paper defaults."""
+    return convert_beauty(raw["--reviews"], raw["--meta"], output_dir, name=name)
+
+
+DATASET = register(DatasetSpec(
+    name="beauty",
+    module="dataset_converters.beauty",
+    raw_files=(
+        RawFile("--reviews", ("reviews_Beauty_5.json.gz", "reviews_Beauty_5.json", "reviews_Beauty_5*.json*",
+                              "reviews_Beauty.json.gz", "reviews_Beauty.json", "ratings_Beauty.csv")),
+        RawFile("--meta", ("meta_Beauty.json.gz", "meta_Beauty.json", "meta_Beauty*.json*")),
+    ),
+    convert=convert_from_raw,
+    download_hint=(f"{BEAUTY_PAGE}: {BEAUTY_URLS['reviews_Beauty_5.json.gz']}, {BEAUTY_URLS['meta_Beauty.json.gz']} "
+                   "(or add --download RAW_DIR to the command below)"),
+))
+
 
 if __name__ == "__main__":
     sys.exit(main())

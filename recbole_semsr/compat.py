@@ -1,4 +1,4 @@
-"""Every fix the current dependency stack needs, in one place (see ../shared/docs/known-traps.md).
+"""Every fix the current dependency stack needs, in one place (why each is needed: docs/dependencies.md).
 
 `apply()` is idempotent and runs when `recbole_semsr` is imported, before any RecBole module is used.
 """

@@ -5,7 +5,6 @@ import ast
 import enum
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,10 @@ import yaml
 from recbole.config import Config
 
 from recbole_semsr import compat
+from recbole_semsr.defaults import SafeFloatLoader, properties_dir
 from recbole_semsr.model import get_model
 
-PROPERTIES_DIR = Path(__file__).resolve().parents[1] / "properties"
+PROPERTIES_DIR = properties_dir()
 RECBOLE_PROPERTIES_DIR = Path(recbole.__file__).resolve().parent / "properties"
 
 
@@ -48,10 +48,17 @@ class SemSRConfig(Config):
 
     def _load_internal_config_dict(self, model, model_class, dataset) -> None:
         super()._load_internal_config_dict(model, model_class, dataset)
-        for path in package_yaml_files(model_class, dataset):
+        for path in package_yaml_files(model_class, dataset) + self._dataset_folder_yaml(dataset):
             loaded = self._update_internal_config_dict(str(path))
-            if path.parent.name == "dataset" and loaded:
+            if path.parent.name in ("dataset", dataset) and loaded:
                 self.parameters["Dataset"] += [k for k in loaded if k not in self.parameters["Dataset"]]
+
+    def _dataset_folder_yaml(self, dataset: str) -> list[Path]:
+        """`<data_path>/<dataset>/<dataset>.yaml` when it exists: settings a converter wrote beside the data (the
+        sessions converter's item text template); the user's files and the command line still win."""
+        data_path = self.external_config_dict.get("data_path") or self.internal_config_dict["data_path"]
+        path = Path(data_path) / dataset / f"{dataset}.yaml"
+        return [path] if path.is_file() else []
 
     def _set_default_parameters(self) -> None:
         external_data_path = self.final_config_dict["data_path"]
@@ -59,17 +66,6 @@ class SemSRConfig(Config):
         if self.dataset == "ml-100k":
             # RecBole points ml-100k at its raw example files; ours are the sessions cut from them.
             self.final_config_dict["data_path"] = os.path.join(external_data_path, self.dataset)
-
-
-class SafeFloatLoader(yaml.SafeLoader):
-    """`yaml.SafeLoader` that also reads `1e-3` (no dot) as a float, as RecBole's loader does."""
-
-
-SafeFloatLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
 
 
 def parse_config_value(value: Any) -> Any:
@@ -92,10 +88,6 @@ def package_yaml_files(model_class: type, dataset: str) -> list[Path]:
 
     A SemSR variant (a class with `base_model`) first takes its base model's YAML (RecBole's, then ours).
     """
-    if not PROPERTIES_DIR.is_dir():
-        raise FileNotFoundError(
-            f"{PROPERTIES_DIR} not found: install recbole-semsr from its repository with `pip install -e .`"
-        )
     candidates = [PROPERTIES_DIR / "overall.yaml"]
     base = getattr(model_class, "base_model", None)
     if base is not None:

@@ -1,7 +1,6 @@
 """One entry point to train and evaluate any model (this package's or RecBole's) on a session dataset."""
 from __future__ import annotations
 
-import json
 import logging
 from logging import getLogger
 from pathlib import Path
@@ -11,9 +10,10 @@ from typing import Any
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_logger, init_seed
 
+from dataset_converters.common import write_json
 from recbole_semsr.config import SemSRConfig, plain_config
 from recbole_semsr.model import get_model
-from recbole_semsr.preflight import check_config_types
+from recbole_semsr.preflight import ConfigValueError, check_config_types
 from recbole_semsr.provenance import check_checkpoint_data, data_provenance, read_checkpoint
 from recbole_semsr.rerank import evaluate_reranked, load_reranker, plus_name, rerank_source
 from recbole_semsr.trainer import SemSRTrainer
@@ -49,6 +49,7 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
 
     data = create_dataset(config)
     logger.info(data)
+    check_topk(config, data.item_num - 1)
     train_data, valid_data, test_data = data_preparation(config, data)
 
     init_seed(config["seed"], config["reproducibility"])
@@ -60,6 +61,8 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     if config["model_file"]:
         best_valid_result = evaluate_saved_model(trainer, config["model_file"], valid_data, mismatches)
     else:
+        if config["resume_file"]:
+            resume_from(trainer, config["resume_file"], mismatches)
         best_valid_result = train(trainer, train_data, valid_data)
     test_result = (
         trainer.evaluate(test_data, load_best_model=True, show_progress=config["show_progress"])
@@ -123,6 +126,16 @@ def train(trainer: SemSRTrainer, train_data, valid_data) -> dict:
     return best_valid_result
 
 
+def resume_from(trainer: SemSRTrainer, resume_file: str, mismatches: list[str]) -> None:
+    """Continue training from a runner checkpoint (`resume_file`), checked like `model_file`: this run's model on
+    this run's data (else `CheckpointMismatchError`, unless `allow_split_mismatch`)."""
+    config = trainer.config
+    state = read_checkpoint(resume_file, trainer.device)
+    mismatches += check_checkpoint_data(state, resume_file, trainer.data_provenance,
+                                        bool(config["allow_split_mismatch"]), expected_model=config["model"])
+    trainer.resume_checkpoint(resume_file)
+
+
 def evaluate_saved_model(trainer: SemSRTrainer, model_file: str, valid_data, mismatches: list[str]) -> dict:
     """Evaluate a runner checkpoint on valid instead of training (`model_file`); test then uses it too.
 
@@ -163,18 +176,34 @@ def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, tra
 
 
 def prepare_dataset(config: SemSRConfig) -> None:
-    """Make sure the dataset's atomic files exist, converting raw files first when needed."""
-    from dataset_converters.prepare import ensure_dataset
+    """Make sure the dataset's atomic files exist, converting raw files first when needed; a conversion prints the
+    converter's summary (counts, removals, bad records) as its own command line does."""
+    from dataset_converters.prepare import conversion_summary, ensure_dataset
 
     dataset_dir = Path(config["data_path"])
-    ensure_dataset(config["dataset"], dataset_dir.parent, Path(config["raw_data_path"]))
+    stats = ensure_dataset(config["dataset"], dataset_dir.parent, Path(config["raw_data_path"]))
+    if stats is not None:
+        print(conversion_summary(config["dataset"], dataset_dir, stats), flush=True)
+
+
+def check_topk(config: SemSRConfig, n_items: int) -> None:
+    """Refuse a `topk` larger than the number of items (a top-K list over fewer items cannot be filled), and a
+    `valid_metric` at a K that `topk` does not compute."""
+    topk = list(config["topk"])
+    too_large = [k for k in topk if k > n_items]
+    if too_large:
+        raise ConfigValueError(f"topk {topk}: dataset {config['dataset']} has only {n_items} items, so top-{max(too_large)} "
+                         f"lists cannot be filled; set e.g. --topk=[{min(n_items, 20)}] "
+                         f"--valid_metric=Recall@{min(n_items, 20)}")
+    metric, _, k = str(config["valid_metric"]).partition("@")
+    if k.isdigit() and int(k) not in topk:
+        raise ConfigValueError(f"valid_metric {config['valid_metric']} needs {k} in topk {topk}; set e.g. "
+                         f"--valid_metric={metric}@{max(topk)}")
 
 
 def write_result(result: dict[str, Any], path: str | Path) -> None:
-    """Write a result record as indented JSON, creating parent folders."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    """Write a result record as indented JSON, creating parent folders (atomically)."""
+    write_json(path, result)
 
 
 def _floats(result: dict | None) -> dict[str, float] | None:

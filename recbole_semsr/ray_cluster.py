@@ -124,7 +124,8 @@ def unreachable_message(address: str, reason: str) -> str:
 
 def worker_pythonpath() -> str:
     """The folder this package was imported from, ahead of the driver's PYTHONPATH, so that Ray workers import the
-    same ``recbole_semsr`` (Ray only adds the driver's working directory, which may be elsewhere)."""
+    same ``recbole_semsr`` (Ray only adds the driver's working directory, which may be elsewhere). For an installed
+    wheel that folder is site-packages, which workers see anyway; for a source checkout it is the checkout."""
     package_root = str(Path(__file__).resolve().parents[1])
     inherited = os.environ.get("PYTHONPATH")
     return package_root if not inherited else os.pathsep.join([package_root, inherited])

@@ -1,7 +1,7 @@
 """The "+" variants: each top-K list of a model reordered by a second model's scores (SemSR-F+ / SemSR-I+).
 
 The set of items in every top-K list is the first model's, so Recall@K never changes and only MRR@K moves.
-Metrics@K are computed per K on the first model's own top-K set (paper-notes, Table 2). Any model can re-rank,
+Metrics@K are computed per K on the first model's own top-K set (docs/paper_notes.md, Table 2). Any model can re-rank,
 the non-neural baselines included: `X+` is X re-ranked by NISER (the paper's "+"), `X+R` by model R. Ties in the
 re-ranker's scores keep the first model's order (a stable sort).
 """

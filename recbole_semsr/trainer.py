@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from time import perf_counter
 from uuid import uuid4
 
@@ -11,6 +12,7 @@ from recbole.utils import get_local_time
 
 from recbole_semsr.compat import safe_torch_load
 from recbole_semsr.config import plain_config
+from recbole_semsr.model.base import remember_training_batch
 from recbole_semsr.provenance import PROVENANCE_KEY, load_weights, read_checkpoint
 
 
@@ -61,7 +63,14 @@ class SemSRTrainer(Trainer):
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         start = perf_counter()
-        loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
+        batch_loss = loss_func or self.model.calculate_loss
+
+        def loss_then_remember(interaction):
+            loss = batch_loss(interaction)
+            remember_training_batch(self.model)
+            return loss
+
+        loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_then_remember, show_progress=show_progress)
         self.epoch_seconds.append(perf_counter() - start)
         return loss
 
@@ -81,12 +90,13 @@ class SemSRTrainer(Trainer):
             self.logger.info(f"Saving current: {saved_model_file}")
 
     def resume_checkpoint(self, resume_file) -> None:
+        """Continue from `resume_file`; it is copied to this run's checkpoint first, so it is never overwritten."""
         checkpoint = safe_torch_load(str(resume_file), map_location=self.device)
-        self.saved_model_file = str(resume_file)
+        shutil.copyfile(resume_file, self.saved_model_file)
         self.start_epoch = checkpoint["epoch"] + 1
         self.cur_step = checkpoint["cur_step"]
         self.best_valid_score = checkpoint["best_valid_score"]
-        self.model.load_state_dict(checkpoint["state_dict"])
+        load_weights(self.model, checkpoint["state_dict"], resume_file)
         if self.optimizer is not None:
             self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.logger.info(f"Checkpoint loaded. Resume training from epoch {self.start_epoch}")

@@ -1,4 +1,5 @@
-"""Shared fixtures. `shared_data` is the one way tests reach ../shared/data."""
+"""Shared fixtures. `shared_data` is the one way tests reach the real data files (the read-only data folder
+beside the repository; see README "Test")."""
 from __future__ import annotations
 
 import os
@@ -11,7 +12,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """Root of the real data slices (../shared/data); skips without it, fails under CI=true."""
+    """Root of the real data slices; skips without it, fails under CI=true."""
     if SHARED_DATA.is_dir():
         return SHARED_DATA
     reason = f"real data folder {SHARED_DATA} not found"

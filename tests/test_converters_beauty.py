@@ -269,7 +269,7 @@ def test_real_sample_slice(shared_data: Path, tmp_path: Path) -> None:
 
 
 def test_real_reconstructed_file_matches_the_reference_totals(shared_data: Path, tmp_path: Path) -> None:
-    """known-traps.md: 114,834 + 14,498 + 14,344 = 143,676 samples over 12,097 items (split seed differs)."""
+    """docs/paper_notes.md (reference implementations): 114,834 + 14,498 + 14,344 = 143,676 samples over 12,097 items (split seed differs)."""
     folder = shared_data / "amazon_beauty_2014" / "reconstructed"
     stats = convert_beauty(folder / "reviews_Beauty_5.reconstructed.json",
                            folder / "meta_Beauty_5core.reconstructed.json", tmp_path / "out")

@@ -37,8 +37,10 @@ def test_ratings_at_implausible_times_are_reported_and_skipped(tmp_path, caplog)
     (source / "ml-100k.item").write_text("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
                                          + "".join(f"{item}\tT{item}\t1995\tDrama\n" for item in (10, 11, 12, 13)))
     with caplog.at_level("WARNING"):
-        counts = ml100k.convert(tmp_path / "out", source_dir=source, seed=1)
-    assert sum(counts.values()) == 1  # the one session left: [10] -> 11
+        stats = ml100k.convert(tmp_path / "out", source_dir=source, seed=1)
+    table = stats["table1"]
+    assert table["#train"] + table["#valid"] + table["#test"] == 1  # the one session left: [10] -> 11
+    assert stats["problems"]["counts"] == {"timestamp out of range": 2}
     assert f"{source / 'ml-100k.inter'}:4: timestamp out of range" in caplog.text
     assert "2  timestamp out of range" in caplog.text
     with pytest.raises(ConversionError, match=r"ml-100k.inter:4: timestamp out of range"):

@@ -306,6 +306,18 @@ def test_missing_item_file_names_the_expected_path(tmp_path: Path) -> None:
         item_embeddings_for_config(config)
 
 
+def test_sem_defaults_come_from_overall_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recbole_semsr import defaults
+
+    changed = {**defaults.overall_defaults(), "sem_batch_size": 7, "sem_text_template": ["{name}"],
+               "sem_text_separator": " / "}
+    monkeypatch.setattr(defaults, "overall_defaults", lambda: changed)
+    assert loader.setting({}, "sem_batch_size") == 7
+    assert loader.setting({"sem_batch_size": 3}, "sem_batch_size") == 3
+    template = ItemTextTemplate.from_config({})
+    assert (template.parts, template.separator) == (("{name}",), " / ") == (ItemTextTemplate().parts, " / ")
+
+
 def write_model_dir(folder: Path, weights: bytes = b"\x00\x01weights") -> Path:
     """A stand-in local model directory: a config file and a weights file in a subfolder."""
     (folder / "pooling").mkdir(parents=True)

@@ -6,8 +6,11 @@ import json
 import pytest
 from llm_rec_fakes import FakeOpenAIServer, WordCountEncoder, chat_reply, closed_port_url
 
+from recbole_semsr.config import SemSRConfig
+from recbole_semsr.embeddings.item_file import read_item_file
+from recbole_semsr.embeddings.loader import item_embeddings_for_config, read_item_texts
 from recbole_semsr.llm_rec.__main__ import main, parse_topk
-from recbole_semsr.llm_rec.data import AtomicFileError, SessionSample, most_recent, read_item_texts, read_sessions
+from recbole_semsr.llm_rec.data import AtomicFileError, SessionSample, item_titles, most_recent, read_sessions
 from recbole_semsr.llm_rec.evaluate import evaluate_llm, ranking_metrics
 from recbole_semsr.llm_rec.prompts import load_template
 from recbole_semsr.llm_rec.retrieval import ExactIndex
@@ -96,8 +99,9 @@ def test_cli_writes_the_runner_result_json_and_a_second_run_makes_no_llm_calls(t
 
     result_file = toy_dataset / "out" / "fs.json"
     argv = [f"--data_path={toy_dataset / 'data'}", "--dataset=toy", "--prompt=fs", "--backend=openai",
-            "--model=tiny", "--n_examples=1", "--topk=1,100", "--index=exact",
-            f"--cache_dir={toy_dataset / 'cache'}", f"--result_file={result_file}"]
+            "--llm=tiny", "--n_examples=1", "--topk=1,100", "--index=exact",
+            f"--cache_dir={toy_dataset / 'cache'}", f"--embedding_dir={toy_dataset / 'vectors'}",
+            f"--result_file={result_file}"]
     with FakeOpenAIServer(responder) as server:
         first = main(argv + [f"--base_url={server.base_url}"])
         assert len(server.requests) == 3
@@ -107,6 +111,9 @@ def test_cli_writes_the_runner_result_json_and_a_second_run_makes_no_llm_calls(t
     for record in (first, second):
         assert {key: record["test_result"][key] for key in expected} == expected
     assert (second["config"]["backend_calls"], second["config"]["cache_hits"]) == (0, 3)
+    sem_config = SemSRConfig("SemNISER_F", "toy", config_dict={
+        "data_path": str(toy_dataset / "data"), "sem_embedding_dir": str(toy_dataset / "vectors")})
+    assert item_embeddings_for_config(sem_config).reused, "llm_rec encoded the Sem models' text into their store"
     written = json.loads(result_file.read_text())
     assert written["model"] == "FS-LLM" and written["dataset"] == "toy"
     assert set(written) >= {"test_result", "config", "eval_seconds", "best_valid_result"}
@@ -124,9 +131,9 @@ def test_atomic_file_errors_name_the_file_and_line(tmp_path):
     with pytest.raises(AtomicFileError, match="x.test.inter, line 3: expected 3 tab-separated fields, got 2"):
         read_sessions(bad)
     items = tmp_path / "x.item"
-    items.write_text("item_id:token\ttitle:token\ni1\ta\ni1\tb\n", encoding="utf-8")
-    with pytest.raises(AtomicFileError, match="line 3: duplicate item_id 'i1'"):
-        read_item_texts(items)
+    items.write_text("item_id:token\tname:token\ni1\ta\n", encoding="utf-8")
+    with pytest.raises(AtomicFileError, match=r"x.item, line 1: no column 'title' to show to the LLM"):
+        item_titles(read_item_file(items))
 
 
 def test_most_recent_subset_uses_timestamps_when_present_else_file_order():
@@ -137,6 +144,18 @@ def test_most_recent_subset_uses_timestamps_when_present_else_file_order():
     assert most_recent(plain, None) == plain
 
 
+def test_llm_rec_and_the_embedding_store_give_identical_text_for_an_item(toy_dataset):
+    from recbole_semsr.llm_rec.__main__ import item_settings, parse_args
+
+    item_file = toy_dataset / "data" / "toy" / "toy.item"
+    item_file.write_text(ITEM_FILE.replace("Red Lipstick Matte", "Red &amp;  Lipstick\u00a0Matte"), encoding="utf-8")
+    args = parse_args(["--dataset=toy", f"--data_path={toy_dataset / 'data'}"])
+    table, _, llm_texts = read_item_texts(item_settings(args))
+    sem_config = SemSRConfig("SemNISER_F", "toy", config_dict={"data_path": str(toy_dataset / "data")})
+    _, _, store_texts = read_item_texts(sem_config)
+    assert llm_texts == store_texts and store_texts[0] == "Red & Lipstick Matte; Brand: A"
+    assert item_titles(table)["i1"] == "Red & Lipstick Matte" and item_titles(table)["i6"] == ""
+
 
 def test_unreachable_backend_is_reported_before_any_data_or_encoder_work(monkeypatch):
     import recbole_semsr.llm_rec.__main__ as cli
@@ -146,7 +165,7 @@ def test_unreachable_backend_is_reported_before_any_data_or_encoder_work(monkeyp
 
     monkeypatch.setattr(cli, "dataset_files", no_work)
     with pytest.raises(SystemExit, match=r"^error: .*/v1/models: connection refused \(checked before any work"):
-        main(["--dataset=toy", "--backend=openai", "--model=m", f"--base_url={closed_port_url()}"])
+        main(["--dataset=toy", "--backend=openai", "--llm=m", f"--base_url={closed_port_url()}"])
 
 
 @pytest.mark.parametrize("text, expected", [("20,100", (20, 100)), ("[20,100]", (20, 100)), ("[20, 100]", (20, 100)),

@@ -7,7 +7,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from llm_rec_fakes import WordCountEncoder
 
 from recbole_semsr.llm_rec.retrieval import ExactIndex, build_index, collection_name, encode_quietly
 
@@ -42,9 +41,10 @@ def minilm():
 def beauty_index(beauty_titles, minilm, tmp_path_factory):
     asins, titles = beauty_titles
     cache_dir = tmp_path_factory.mktemp("llm_rec_cache")
-    chroma = build_index("chroma", asins, titles, minilm, "minilm", cache_dir, "beauty-sample")
-    exact = build_index("exact", asins, titles, minilm, "minilm", cache_dir, "beauty-sample")
-    return chroma, exact, cache_dir
+    vectors = encode_quietly(minilm, titles)
+    chroma = build_index("chroma", asins, vectors, cache_dir, "beauty-sample-minilm")
+    exact = build_index("exact", asins, vectors, cache_dir, "beauty-sample-minilm")
+    return chroma, exact, cache_dir, vectors
 
 
 def test_an_exact_item_title_retrieves_that_item_at_rank_1(beauty_titles, beauty_index, minilm):
@@ -52,7 +52,7 @@ def test_an_exact_item_title_retrieves_that_item_at_rank_1(beauty_titles, beauty
     counts = Counter(titles)
     chosen = [i for i in range(0, N_ITEMS, 13) if counts[titles[i]] == 1]
     queries = encode_quietly(minilm, [titles[i] for i in chosen])
-    chroma, exact, _ = beauty_index
+    chroma, exact, _, _ = beauty_index
     for index in (chroma, exact):
         hits = index.search(queries, 100)
         assert [row[0][0] for row in hits] == [asins[i] for i in chosen]
@@ -63,7 +63,7 @@ def test_an_exact_item_title_retrieves_that_item_at_rank_1(beauty_titles, beauty
 
 def test_chroma_returns_the_exact_top_100_on_a_small_catalogue(beauty_titles, beauty_index, minilm):
     asins, titles = beauty_titles
-    chroma, exact, _ = beauty_index
+    chroma, exact, _, _ = beauty_index
     queries = encode_quietly(minilm, ["moisturizing face cream", "eau de parfum spray for women", "nail polish red"])
     for from_chroma, from_exact in zip(chroma.search(queries, 100), exact.search(queries, 100)):
         assert {item for item, _ in from_chroma} == {item for item, _ in from_exact}
@@ -71,7 +71,7 @@ def test_chroma_returns_the_exact_top_100_on_a_small_catalogue(beauty_titles, be
 
 def test_session_items_are_excluded_on_request(beauty_titles, beauty_index, minilm):
     asins, titles = beauty_titles
-    chroma, exact, _ = beauty_index
+    chroma, exact, _, _ = beauty_index
     query = encode_quietly(minilm, [titles[5]])
     for index in (chroma, exact):
         top = [item for item, _ in index.search(query, 3)[0]]
@@ -82,22 +82,13 @@ def test_session_items_are_excluded_on_request(beauty_titles, beauty_index, mini
 
 def test_the_collection_is_built_once_and_rebuilt_when_the_items_change(beauty_titles, beauty_index, minilm):
     asins, titles = beauty_titles
-    chroma, _, cache_dir = beauty_index
+    chroma, _, cache_dir, vectors = beauty_index
     hnsw = chroma.collection.configuration["hnsw"]
     assert (hnsw["space"], hnsw["ef_search"], hnsw["ef_construction"]) == ("cosine", 400, 200)
-    again = build_index("chroma", asins, titles, minilm, "minilm", cache_dir, "beauty-sample")
+    again = build_index("chroma", asins, vectors, cache_dir, "beauty-sample-minilm")
     assert again.collection.id == chroma.collection.id
-    changed = build_index("chroma", asins[:-1], titles[:-1], minilm, "minilm", cache_dir, "beauty-sample")
+    changed = build_index("chroma", asins[:-1], vectors[:-1], cache_dir, "beauty-sample-minilm")
     assert changed.collection.id != chroma.collection.id and changed.collection.count() == N_ITEMS - 1
-
-
-def test_item_vectors_are_encoded_once_per_dataset_and_encoder(tmp_path):
-    encoder = WordCountEncoder(["red", "lipstick", "blue"])
-    build_index("exact", ["a", "b"], ["red lipstick", "blue"], encoder, "words", tmp_path, "toy")
-    build_index("exact", ["a", "b"], ["red lipstick", "blue"], encoder, "words", tmp_path, "toy")
-    assert encoder.calls == 1
-    build_index("exact", ["a", "b"], ["red", "blue"], encoder, "words", tmp_path, "toy")
-    assert encoder.calls == 2
 
 
 def test_exact_index_scores_are_cosines_and_queries_are_checked():

@@ -57,6 +57,7 @@ def train_steps(model: MSGAT, steps: int = 3, batch_size: int = 5) -> None:
         rows = torch.arange(step * batch_size, (step + 1) * batch_size) % len(targets)
         logits = model.logit_scale * model(item_seq[rows], lengths[rows], ids[rows] + 100) @ model.item_table().t()
         loss = torch.nn.functional.cross_entropy(logits, targets[rows])
+        model.remember_training_batch()
         assert torch.isfinite(loss)
         optimiser.zero_grad()
         loss.backward()
@@ -224,3 +225,15 @@ def test_length_buckets_only_change_speed(trained: dict[str, MSGAT]) -> None:
         finally:
             model.length_buckets = buckets
     torch.testing.assert_close(bucketed, single_group, rtol=1e-5, atol=1e-5)
+
+
+def test_forward_never_writes_the_memory_the_trainer_does() -> None:
+    model = build_model()
+    item_seq, lengths, ids, _ = prefix_samples(TRAIN_SESSIONS)
+    model.train()
+    model(item_seq[:4], lengths[:4], ids[:4])
+    assert len(model.memory) == 0
+    model.remember_training_batch()
+    assert len(model.memory) == 4
+    model.remember_training_batch()  # nothing new since
+    assert len(model.memory) == 4

@@ -87,9 +87,41 @@ def test_log_and_checkpoint_folders_exist_before_recboles_check_then_create(tiny
 
 @pytest.mark.parametrize("model", ["NISER", "SemNISER_F", "GRU4Rec", "STAN"])
 def test_default_run_follows_the_documented_protocol(model):
-    """docs/results: stop after 2 epochs without a better validation Recall@100, full ranking, lr 0.001, batch 100."""
+    """docs/results: stop at the 3rd epoch in a row without a better valid Recall@100; full ranking, lr 0.001."""
     config = SemSRConfig(model, "ml-100k")
     assert config["stopping_step"] == 2
     assert config["valid_metric"] == "Recall@100"
     assert (config["learning_rate"], config["train_batch_size"]) == (0.001, 100)
     assert config["eval_args"]["mode"] == {"valid": "full", "test": "full"}
+
+
+def test_config_files_as_one_space_separated_string_or_several_words(tmp_path):
+    from recbole_semsr.cli import build_parser, split_config_files
+
+    for argv in (["--config_files=a.yaml b.yaml"], ["--config_files", "a.yaml", "b.yaml"]):
+        args, _ = build_parser().parse_known_args(["--model=NISER", "--dataset=ml-100k", *argv])
+        assert split_config_files(args.config_files) == ["a.yaml", "b.yaml"]
+
+
+def test_help_lists_the_most_used_keys_and_they_become_overrides(capsys):
+    from recbole_semsr.cli import build_parser, common_key_overrides
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    help_text = capsys.readouterr().out
+    for key in ("--epochs", "--model_file", "--rerank_with", "--gpu_id", "--checkpoint_dir", "--resume"):
+        assert key in help_text
+    args, extra = build_parser().parse_known_args(["-m", "NISER", "-d", "x", "--epochs=2", "--resume=c.pth", "--a=1",
+                                                   "--tune=3"])  # prefixes of our flags stay overrides
+    assert parse_overrides(common_key_overrides(args) + extra) == {"epochs": 2, "resume_file": "c.pth", "a": 1,
+                                                                   "tune": 3}
+
+
+def test_resume_continues_from_a_checkpoint_without_changing_it(tiny_run_config):
+    first = run("NISER", "ml-100k", config_dict=tiny_run_config)
+    before = Path(first["checkpoint"]).read_bytes()
+    resumed = main(["--model=NISER", "--dataset=ml-100k", f"--resume={first['checkpoint']}",
+                    *cli_args({**tiny_run_config, "epochs": 2})])
+    assert resumed["epochs"] == 1  # epoch 0 came from the checkpoint
+    assert resumed["checkpoint"] != first["checkpoint"]
+    assert Path(first["checkpoint"]).read_bytes() == before

@@ -172,3 +172,35 @@ def test_fused_model_takes_s_m_from_the_base_models_session_vector(build_model, 
     batch.update(type(batch)({"session_id": torch.tensor([7, 9])}))
     expected = model.fuse_session(torch.tensor([[7.0, 7.0], [9.0, 9.0]]), batch["item_id_list"], batch["item_length"])
     assert torch.allclose(model.session_vector(batch), expected)
+
+
+@pytest.mark.parametrize("sigma", [16.0, 4.0])
+def test_fused_niser_follows_the_base_models_sigma_and_cosine_scoring(build_model, llm_table, sigma):
+    model = build_model(MODELS["SemNISER_F"], n_items=N_ITEMS, embedding_size=4, sigma=sigma)
+    assert model.logit_scale == sigma == model.base.logit_scale
+    assert model.normalize
+    pinned = build_model(MODELS["SemNISER_F"], n_items=N_ITEMS, embedding_size=4, sigma=sigma,
+                         sem_logit_scale=2.0, sem_normalize=False)
+    assert (pinned.logit_scale, pinned.normalize) == (2.0, False)
+
+
+def test_fused_recbole_model_keeps_a_plain_dot_product(build_model, llm_table):
+    model = build_model(MODELS["SemGRU4Rec_F"], n_items=N_ITEMS, embedding_size=4, hidden_size=4)
+    assert (model.logit_scale, model.normalize) == (1.0, False)
+
+
+def test_the_command_line_sigma_reaches_the_sem_variant():
+    from recbole_semsr.config import SemSRConfig
+
+    config = SemSRConfig("SemNISER_F", "ml-100k", config_dict={"sigma": 4.0})
+    assert config["sigma"] == 4.0
+    assert config["sem_logit_scale"] is None and config["sem_normalize"] is None
+
+
+def test_every_sem_variant_is_named_after_its_module_attribute_and_covers_every_base():
+    from recbole_semsr.model import sem_models
+
+    for cls in sem_models.SEM_MODELS:
+        assert getattr(sem_models, cls.__name__) is cls and MODELS[cls.__name__] is cls
+    bases = sem_models.PAPER_BASES + sem_models.RECBOLE_BASES
+    assert {cls.__name__ for cls in sem_models.SEM_MODELS} == {f"Sem{b.__name__}_{v}" for b in bases for v in "IF"}

@@ -83,7 +83,14 @@ def test_top_k_per_row_breaks_ties_by_the_lower_column():
 
 
 def test_pop_counts_training_events():
-    assert scores(build("POP"), [1]).tolist() == [0, 2, 3, 3, 2, 1, 1]
+    assert np.allclose(scores(build("POP"), [1]), [0, 2, 3, 3, 2, 1, 1])
+
+
+def test_ties_are_broken_by_popularity_then_the_lower_item_id():
+    got = scores(build("POP"), [1])
+    assert np.argsort(-got, kind="stable").tolist() == [2, 3, 1, 4, 5, 6, 0]
+    sr = scores(build("SR", sr_steps=1, sr_pruning=0), [2, 3])  # rules of 3: 3 -> 4 (1) only
+    assert sr[4] > 0 and sr[2] == 0 and sr.dtype == np.float64
 
 
 def test_sr_rules_weight_one_over_the_distance():
@@ -162,7 +169,7 @@ def test_vstan_adds_sequence_aware_and_idf_weights():
 def test_unscored_items_follow_by_popularity():
     model = build("SR", sr_steps=2, sr_pruning=0, fallback_popularity=True)
     got = scores(model, [1, 3])
-    assert got[4] == 1 and got[2] == 0.5
+    assert got[4] == pytest.approx(1) and got[2] == pytest.approx(0.5)
     unscored = [1, 3, 5, 6]
     assert all(-1 <= got[item] < 0 for item in unscored)
     assert got[3] > got[1] > got[5]  # 3 events, 2 events, 1 event
@@ -205,3 +212,14 @@ def test_reranker_ties_keep_the_first_models_order():
     tied = torch.tensor([[0.0, 0.0, 0.5, 0.0, 0.0, 0.9]])   # items 1, 3, 4 tie; item 5 is outside the top 4
     ranks = [reranked_hits(scores, tied, torch.tensor([item]), 4).item() for item in (1, 2, 3, 4, 5)]
     assert ranks == [2, 1, 3, 4, 0]
+
+
+def test_scoring_in_row_chunks_gives_the_same_scores(monkeypatch):
+    from recbole_semsr.model import session_knn
+
+    model = build("VSTAN", knn_neighbours=3, lambda_spw=1.0, lambda_snh=None, lambda_inh=1.0, lambda_ipw=1.0,
+                  lambda_idf=1.0)
+    batch = make_batch([[1, 3], [3, 6], [4, 5, 4], [2]], [1, 1, 1, 1])
+    whole = model.full_sort_predict(batch)
+    monkeypatch.setattr(session_knn, "MAX_TABLE_ENTRIES", N_ITEMS)  # one session per chunk
+    assert torch.equal(model.full_sort_predict(batch), whole)

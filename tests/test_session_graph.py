@@ -20,7 +20,7 @@ def test_graph_of_1_2_1_3_equals_hand_drawn():
     graph = build_session_graph(torch.tensor([[1, 2, 1, 3, 0]]), torch.tensor([4]))
     assert graph.nodes[0, :3].tolist() == [1, 2, 3]
     assert graph.alias[0, :4].tolist() == [0, 1, 0, 2]
-    assert graph.node_mask[0].tolist() == [True, True, True, False, False]
+    assert (graph.nodes != 0)[0].tolist() == [True, True, True, False, False]
     # edges 1->2, 2->1, 1->3: node 1 has two successors (1/2 each), node 2 one, node 3 none
     expected_out = torch.tensor([[0, 0.5, 0.5], [1, 0, 0], [0, 0, 0]])
     # incoming: node 1 from 2, node 2 from 1, node 3 from 1 (each in-degree 1)
@@ -49,7 +49,7 @@ def test_batch_matches_per_session_reference():
         n = len(nodes)
         assert graph.nodes[row, :n].tolist() == nodes
         assert graph.alias[row, :length].tolist() == alias
-        assert int(graph.node_mask[row].sum()) == n
+        assert int((graph.nodes != 0)[row].sum()) == n
         assert torch.allclose(graph.a_in[row, :n, :n], a_in[:n, :n])
         assert torch.allclose(graph.a_out[row, :n, :n], a_out[:n, :n])
 
@@ -65,14 +65,14 @@ def test_packed_graph_propagates_exactly_as_the_dense_graph():
     seq = torch.randint(1, 6, (6, 8), generator=generator)
     seq[torch.arange(8) >= lengths.unsqueeze(1)] = 0
     dense, packed = build_session_graph(seq, lengths), build_packed_graph(seq, lengths)
-    assert packed.nodes.tolist() == dense.nodes[dense.node_mask].tolist()
+    assert packed.nodes.tolist() == dense.nodes[(dense.nodes != 0)].tolist()
     features = torch.randn(len(packed.nodes), 3, generator=generator)
     dense_features = torch.zeros(6, 8, 3)
-    dense_features[dense.node_mask] = features
+    dense_features[(dense.nodes != 0)] = features
     dense_in, dense_out = dense.propagate(dense_features, dense_features)
     packed_in, packed_out = packed.propagate(features, features)
-    assert torch.allclose(dense_in[dense.node_mask], packed_in, atol=1e-6)
-    assert torch.allclose(dense_out[dense.node_mask], packed_out, atol=1e-6)
+    assert torch.allclose(dense_in[(dense.nodes != 0)], packed_in, atol=1e-6)
+    assert torch.allclose(dense_out[(dense.nodes != 0)], packed_out, atol=1e-6)
     valid = torch.arange(8) < lengths.unsqueeze(1)
     assert torch.equal(packed.nodes[packed.alias][valid], seq[valid])
 

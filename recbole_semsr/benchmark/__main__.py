@@ -67,7 +67,7 @@ def describe_machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write the report; exit status 1 when a run failed or an input was skipped."""
-    from recbole_semsr.cli import parse_overrides
+    from recbole_semsr.cli import parse_overrides, split_config_files
 
     argv = sys.argv[1:] if argv is None else argv
     args, extra = build_parser().parse_known_args(argv)
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             resources = resources_from_args(args) if ray_flags_given(args) else None
             with executor_for(resources) as executor:
                 summary = run_benchmark(args.models, args.datasets, seed_list(args.seeds, args.base_seed), store,
-                                        config_file_list=args.config_files, config_dict=parse_overrides(extra),
+                                        config_file_list=split_config_files(args.config_files),
+                                        config_dict=parse_overrides(extra),
                                         provenance={"benchmark_command": command, "machine": machine},
                                         executor=executor)
         except (RayUnreachableError, RayResourcesError) as error:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dataset_converters.common import write_json
+
 REQUIRED_KEYS = ("model", "dataset", "test_result")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
 
@@ -57,12 +59,7 @@ class ResultsStore:
 
     def save(self, record: dict[str, Any], model: str, dataset: str, seed: int) -> Path:
         """Write atomically (temporary file, then rename), so an interrupted run never leaves a half file."""
-        path = self.path_for(model, dataset, seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps({**record, "seed": seed}, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(temporary, path)
-        return path
+        return write_json(self.path_for(model, dataset, seed), {**record, "seed": seed}, default=str)
 
     def load(self) -> LoadedRecords:
         """Every stored record (sorted by path); unreadable files are skipped and named."""

@@ -14,14 +14,12 @@ class SessionGraph:
     alias:     [B, L] node index of each sequence position
     a_in:      [B, N, N] a_in[v, u] = 1 / in-degree(v) for each edge u -> v
     a_out:     [B, N, N] a_out[u, v] = 1 / out-degree(u) for each edge u -> v
-    node_mask: [B, N] True for nodes that hold an item
     """
 
     nodes: torch.Tensor
     alias: torch.Tensor
     a_in: torch.Tensor
     a_out: torch.Tensor
-    node_mask: torch.Tensor
 
     def propagate(self, to_successors: torch.Tensor, to_predecessors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Degree-normalised sums over incoming and outgoing edges of node features [B, N, d]."""
@@ -107,7 +105,6 @@ def build_session_graph(item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> S
 
     alias = torch.empty_like(item_seq).scatter_(1, order, node_of_sorted)
     nodes = torch.zeros_like(item_seq).scatter_(1, node_of_sorted, torch.where(is_item, sorted_key, 0))
-    node_mask = torch.zeros_like(valid).scatter_(1, node_of_sorted, is_item)
 
     edges = torch.zeros(batch_size, length, length, device=item_seq.device)
     has_edge = valid[:, 1:]
@@ -117,4 +114,4 @@ def build_session_graph(item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> S
     a_out = edges / edges.sum(dim=2, keepdim=True).clamp(min=1.0)
     incoming = edges.transpose(1, 2)
     a_in = incoming / incoming.sum(dim=2, keepdim=True).clamp(min=1.0)
-    return SessionGraph(nodes=nodes, alias=alias, a_in=a_in, a_out=a_out, node_mask=node_mask)
+    return SessionGraph(nodes=nodes, alias=alias, a_in=a_in, a_out=a_out)

@@ -10,21 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from recbole_semsr import defaults
 from recbole_semsr.embeddings.errors import ItemFileError
 from recbole_semsr.embeddings.item_file import ItemTable
 
-DEFAULT_TEMPLATE: tuple[str, ...] = (
-    "{title}",
-    "Brand: {brand}",
-    "Categories: {categories|genres}",
-    "Price: {price}",
-    "Color: {color}",
-    "Description: {description|desc}",
-)
-DEFAULT_SEPARATOR = "; "
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -38,10 +30,13 @@ def placeholder_alternatives(placeholder: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class ItemTextTemplate:
-    """Ordered template parts plus the separator used to join the parts that could be filled."""
+    """Ordered template parts plus the separator used to join the parts that could be filled.
 
-    parts: tuple[str, ...] = DEFAULT_TEMPLATE
-    separator: str = DEFAULT_SEPARATOR
+    Defaults: `sem_text_template` and `sem_text_separator` of `properties/overall.yaml`.
+    """
+
+    parts: tuple[str, ...] = field(default_factory=lambda: _as_parts(defaults.default("sem_text_template")))
+    separator: str = field(default_factory=lambda: str(defaults.default("sem_text_separator")))
 
     def __post_init__(self) -> None:
         if not self.parts:
@@ -53,11 +48,9 @@ class ItemTextTemplate:
     @classmethod
     def from_config(cls, config: Any) -> ItemTextTemplate:
         """Build from ``sem_text_template`` (a string or list of strings) and ``sem_text_separator``."""
-        parts = config_value(config, "sem_text_template", DEFAULT_TEMPLATE)
-        if isinstance(parts, str):
-            parts = (parts,)
-        separator = config_value(config, "sem_text_separator", DEFAULT_SEPARATOR)
-        return cls(parts=tuple(str(part) for part in parts), separator=str(separator))
+        parts = config_value(config, "sem_text_template", defaults.default("sem_text_template"))
+        separator = config_value(config, "sem_text_separator", defaults.default("sem_text_separator"))
+        return cls(parts=_as_parts(parts), separator=str(separator))
 
     def field_names(self) -> set[str]:
         """Every field name any placeholder may read."""
@@ -91,6 +84,11 @@ class ItemTextTemplate:
 
         text = _PLACEHOLDER.sub(substitute, part).strip()
         return None if missing or not text else text
+
+
+def _as_parts(parts: str | Sequence[str]) -> tuple[str, ...]:
+    """A template given as one string or a list of strings, as a tuple of parts."""
+    return (parts,) if isinstance(parts, str) else tuple(str(part) for part in parts)
 
 
 def render_item_texts(table: ItemTable, template: ItemTextTemplate) -> list[str]:

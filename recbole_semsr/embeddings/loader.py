@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from recbole_semsr import defaults
 from recbole_semsr.embeddings.encoders import EncoderSpec, build_encoder, encoder_spec
-from recbole_semsr.embeddings.errors import EmbeddingDimensionError, MissingItemsError
+from recbole_semsr.embeddings.errors import EmbeddingDimensionError, ItemFileError, MissingItemsError
 from recbole_semsr.embeddings.item_file import ItemTable, read_item_file
 from recbole_semsr.embeddings.item_text import ItemTextTemplate, config_value, count_empty, render_item_texts
 from recbole_semsr.embeddings.store import (
@@ -29,20 +30,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "sem_encoder": "minilm",
-    "sem_model_path": None,
-    "sem_encoder_options": {},
-    "sem_embedding_dir": "saved/sem_embeddings",
-    "sem_embedding_file": None,
-    "sem_embedding_size": None,
-    "sem_batch_size": 64,
-}
-
 
 def setting(config: Any, key: str) -> Any:
-    """A `sem_*` setting from `config`, falling back to `DEFAULTS`."""
-    return config_value(config, key, DEFAULTS.get(key))
+    """A `sem_*` setting from `config`, falling back to its default in `properties/overall.yaml`."""
+    return config_value(config, key, defaults.overall_defaults().get(key))
 
 
 def item_file_path(config: Any) -> Path:
@@ -52,8 +43,16 @@ def item_file_path(config: Any) -> Path:
 
 def read_item_texts(config: Any) -> tuple[ItemTable, ItemTextTemplate, list[str]]:
     """The dataset's `.item` file, the configured template, and every item's text in file order."""
+    path = item_file_path(config)
+    if not path.is_file():
+        raise ItemFileError(
+            f"dataset {config['dataset']} has no item text: {path} not found. The Sem* models encode each item's "
+            "text: convert the dataset with --items FILE --item_id_col C --text_cols title,... "
+            "(python -m dataset_converters.sessions), or set sem_embedding_file to ready vectors. ID models "
+            "(NISER, MSGAT, GRU4Rec, ...) run without item text."
+        )
     table = read_item_file(
-        item_file_path(config),
+        path,
         item_field=config_value(config, "ITEM_ID_FIELD", "item_id"),
         field_separator=config_value(config, "field_separator", "\t"),
         seq_separator=config_value(config, "seq_separator", " "),

@@ -1,4 +1,7 @@
-"""CLI: `python -m recbole_semsr.llm_rec --dataset=beauty --prompt=fs --backend=hf --model_path=DIR [--subset=N]`.
+"""CLI: `python -m recbole_semsr.llm_rec --dataset=beauty --prompt=fs --backend=hf --llm_path=DIR [--subset=N]`.
+
+The flags follow the runner's names: `--llm` / `--llm_path` name the LLM (`--model` is the recommender everywhere
+else); missing atomic files are converted from `--raw_data_path` (raw_data/) as the runner does.
 
 Writes the runner's result JSON (model, dataset, test_result {recall@20, mrr@20, recall@100, mrr@100}, config, ...).
 """
@@ -12,13 +15,15 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from dataset_converters.common import ConversionError
-from dataset_converters.prepare import ensure_dataset
-from recbole_semsr.embeddings.encoders import get_encoder
+from dataset_converters.common import ConversionError, write_json
+from dataset_converters.prepare import conversion_summary, ensure_dataset
+from recbole_semsr.config import SemSRConfig
+from recbole_semsr.embeddings.encoders import build_encoder
 from recbole_semsr.embeddings.errors import EmbeddingError
+from recbole_semsr.embeddings.loader import configured_encoder, item_embeddings_for_config, read_item_texts
 from recbole_semsr.llm_rec.backends import BackendError, CachedGenerator, GenerationCache, make_backend
-from recbole_semsr.llm_rec.data import AtomicFileError, most_recent, read_item_texts, read_sessions
-from recbole_semsr.llm_rec.evaluate import DEFAULT_TOPK, RunStats, evaluate_llm, result_record, write_json
+from recbole_semsr.llm_rec.data import AtomicFileError, item_titles, most_recent, read_sessions
+from recbole_semsr.llm_rec.evaluate import DEFAULT_TOPK, RunStats, evaluate_llm, result_record
 from recbole_semsr.llm_rec.prompts import (
     PromptTemplate,
     TemplateError,
@@ -35,7 +40,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", required=True, help="dataset name, e.g. beauty (files <data_path>/<dataset>/)")
     data.add_argument("--data_path", default="dataset", help="folder holding <dataset>/<dataset>.*.inter/.item")
-    data.add_argument("--raw_data_path", default=None, help="raw files to convert when the atomic files are missing")
+    data.add_argument("--raw_data_path", default="raw_data",
+                      help="raw files to convert when the atomic files are missing (raw_data/, as the runner)")
     data.add_argument("--split", default="test", choices=("test", "valid", "recent"),
                       help="samples to evaluate (recent: <dataset>.recent.inter, the Amazon-M2 LLM subset)")
     data.add_argument("--subset", type=int, default=None,
@@ -48,8 +54,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     prompt.add_argument("--seed", type=int, default=2025, help="seed of the few-shot example draw and sampling")
     llm = parser.add_argument_group("LLM backend")
     llm.add_argument("--backend", default="hf", choices=("hf", "openai"))
-    llm.add_argument("--model_path", default=None, help="hf: local model directory")
-    llm.add_argument("--model", default=None, help="openai: model name sent to the endpoint")
+    llm.add_argument("--llm_path", default=None, help="hf: local directory of the LLM")
+    llm.add_argument("--llm", default=None, help="openai: name of the LLM the endpoint serves")
     llm.add_argument("--base_url", default="http://127.0.0.1:8000/v1", help="openai: endpoint up to /v1")
     llm.add_argument("--api_key_env", default="OPENAI_API_KEY", help="openai: environment variable with the key")
     llm.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
@@ -58,14 +64,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     llm.add_argument("--timeout", type=float, default=120.0, help="openai: seconds per request")
     llm.add_argument("--max_retries", type=int, default=3, help="openai: retries after a timeout or 429/5xx")
     retrieval = parser.add_argument_group("retrieval")
-    retrieval.add_argument("--encoder", default="minilm", help="text encoder name (recbole_semsr.embeddings)")
-    retrieval.add_argument("--encoder_path", default=None, help="local encoder model directory")
+    retrieval.add_argument("--encoder", default=None,
+                           help="item text encoder (sem_encoder of the Sem models' settings; minilm by default)")
+    retrieval.add_argument("--encoder_path", default=None, help="local encoder model directory (sem_model_path)")
+    retrieval.add_argument("--embedding_dir", default=None,
+                           help="item vector cache shared with the Sem models (sem_embedding_dir)")
     retrieval.add_argument("--index", default="chroma", choices=("chroma", "exact"))
     retrieval.add_argument("--exclude_session_items", action="store_true", help="never recommend a session's items")
     retrieval.add_argument("--topk", default=",".join(map(str, DEFAULT_TOPK)),
                            help="K values: 20,100 or [20,100]")
     output = parser.add_argument_group("output")
-    output.add_argument("--cache_dir", default="saved/llm_rec", help="generation cache, item vectors, Chroma")
+    output.add_argument("--cache_dir", default="saved/llm_rec", help="generation cache and Chroma collections")
     output.add_argument("--result_file", default=None, help="write the result JSON here")
     output.add_argument("--predictions_file", default=None, help="write each sample's generation and top-10 (JSONL)")
     return parser.parse_args(argv)
@@ -74,24 +83,34 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     """Constructor options of the chosen backend; a missing model is a usage error."""
     if args.backend == "hf":
-        if not args.model_path:
-            raise SystemExit("--backend=hf needs --model_path=<local Hugging Face model directory>")
-        return {"model_path": args.model_path, "batch_size": args.batch_size, "temperature": args.temperature,
+        if not args.llm_path:
+            raise SystemExit("--backend=hf needs --llm_path=<local Hugging Face model directory>")
+        return {"model_path": args.llm_path, "batch_size": args.batch_size, "temperature": args.temperature,
                 "seed": args.seed}
-    if not args.model:
-        raise SystemExit("--backend=openai needs --model=<name the endpoint serves>")
-    return {"base_url": args.base_url, "model": args.model, "api_key": os.environ.get(args.api_key_env),
+    if not args.llm:
+        raise SystemExit("--backend=openai needs --llm=<name the endpoint serves>")
+    return {"base_url": args.base_url, "model": args.llm, "api_key": os.environ.get(args.api_key_env),
             "temperature": args.temperature, "timeout": args.timeout, "max_retries": args.max_retries,
             "concurrency": args.concurrency}
 
 
-def dataset_files(args: argparse.Namespace) -> tuple[Path, Path, Path]:
-    """(train .inter, evaluated split .inter, .item), converting raw files first when the converters can."""
+def dataset_files(args: argparse.Namespace) -> tuple[Path, Path]:
+    """(train .inter, evaluated split .inter), converting raw files first when the converters can."""
     raw = Path(args.raw_data_path) if args.raw_data_path else None
-    ensure_dataset(args.dataset, Path(args.data_path), raw)
     folder = Path(args.data_path) / args.dataset
-    name = args.dataset
-    return folder / f"{name}.train.inter", folder / f"{name}.{args.split}.inter", folder / f"{name}.item"
+    stats = ensure_dataset(args.dataset, Path(args.data_path), raw)
+    if stats is not None:
+        print(conversion_summary(args.dataset, folder, stats), flush=True)
+    return folder / f"{args.dataset}.train.inter", folder / f"{args.dataset}.{args.split}.inter"
+
+
+def item_settings(args: argparse.Namespace) -> SemSRConfig:
+    """The Sem models' settings for this dataset (the same YAML layers, so the same item text template and
+    embedding store), with the encoder flags given here."""
+    flags = {"sem_encoder": args.encoder, "sem_model_path": args.encoder_path, "sem_embedding_dir": args.embedding_dir}
+    overrides = {key: value for key, value in flags.items() if value is not None}
+    return SemSRConfig("NISER", args.dataset, config_dict={"data_path": args.data_path, "show_progress": False,
+                                                           **overrides})
 
 
 def prompt_template(args: argparse.Namespace) -> tuple[PromptTemplate, int]:
@@ -140,18 +159,19 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     template, n_examples = prompt_template(args)
     backend = make_backend(args.backend, **backend_options(args))
     backend.check()
-    train_file, eval_file, item_file = dataset_files(args)
-    titles = read_item_texts(item_file, args.text_field)
+    train_file, eval_file = dataset_files(args)
+    settings = item_settings(args)
+    titles = item_titles(read_item_texts(settings)[0], args.text_field)
     samples = most_recent(read_sessions(eval_file), args.subset)
     train = read_sessions(train_file) if n_examples else []
     cache_dir = Path(args.cache_dir)
     generate = CachedGenerator(backend, GenerationCache(cache_dir / "generations" / f"{args.dataset}.jsonl"))
     examples = add_rationales(draw_examples(train, titles, n_examples, args.seed, args.max_session_items),
                               template, generate)
-    encoder = get_encoder(args.encoder, args.encoder_path)
-    item_ids = list(titles)
-    index = build_index(args.index, item_ids, [titles[i] for i in item_ids], encoder,
-                        f"{args.encoder}:{args.encoder_path or ''}", cache_dir, args.dataset)
+    stored = item_embeddings_for_config(settings, show_progress=False)
+    spec = configured_encoder(settings)
+    encoder = build_encoder(spec)
+    index = build_index(args.index, stored.item_ids, stored.vectors, cache_dir, f"{args.dataset}-{spec.name}")
     start = time.perf_counter()
     metrics, stats = evaluate_llm(samples, titles, template, examples, generate, index, encoder, topk,
                                   args.max_session_items, args.exclude_session_items,

@@ -88,7 +88,7 @@ class TransformersBackend(ChatBackend):
         except OSError as error:
             raise BackendError(
                 f"cannot load a causal LM from {model_path!r} ({error}). Without network access, download the model "
-                "elsewhere and pass its local directory as --model_path."
+                "elsewhere and pass its local directory as --llm_path."
             ) from error
         if not self.tokenizer.chat_template:
             raise BackendError(f"{self.model}: the tokenizer has no chat_template; use an instruction-tuned model")

@@ -1,4 +1,5 @@
-"""Read the RecBole atomic files the converters write: session samples (`.inter`) and item texts (`.item`)."""
+"""Read the session samples (`.inter`) the converters write; item texts come through the embedding store's `.item`
+reader (`recbole_semsr.embeddings`), so the LLM sees the same cleaned text as the encoder."""
 from __future__ import annotations
 
 import csv
@@ -6,6 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from recbole_semsr.embeddings.item_file import ItemTable
 
 SESSION_COLUMNS = ("session_id", "item_id_list", "item_id")
 
@@ -71,19 +74,12 @@ def read_sessions(path: Path) -> list[SessionSample]:
     return samples
 
 
-def read_item_texts(path: Path, field: str = "title") -> dict[str, str]:
-    """Map item token -> the text in `field` of an `.item` file (empty string where the field is empty)."""
-    columns, rows = _read_table(path)
-    _require_columns(path, columns, ("item_id", field))
-    item_col, text_col = columns["item_id"], columns[field]
-    texts: dict[str, str] = {}
-    for line_no, row in rows:
-        if len(row) <= max(item_col, text_col):
-            raise AtomicFileError(f"{path}, line {line_no}: expected {len(columns)} tab-separated fields, got {len(row)}")
-        if row[item_col] in texts:
-            raise AtomicFileError(f"{path}, line {line_no}: duplicate item_id {row[item_col]!r}")
-        texts[row[item_col]] = " ".join(row[text_col].split())
-    return texts
+def item_titles(table: ItemTable, field: str = "title") -> dict[str, str]:
+    """Item token -> its `field` text, cleaned as the embedding store cleans it ('' where empty), in file order."""
+    if field not in table.field_types:
+        raise AtomicFileError(f"{table.path}, line 1: no column {field!r} to show to the LLM "
+                              f"(columns: {', '.join(table.field_types)}); set --text_field")
+    return {token: table.values[token].get(field, "") for token in table.tokens}
 
 
 def most_recent(samples: list[SessionSample], n: int | None) -> list[SessionSample]:

@@ -5,9 +5,7 @@ MRR@K = 1/rank when rank <= K, else 0), so LLM rows are comparable with the trai
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -135,7 +133,3 @@ def result_record(label: str, dataset: str, metrics: dict[str, float], stats: Ru
     }
 
 
-def write_json(path: Path, record: dict[str, Any]) -> None:
-    """Write `record` as indented UTF-8 JSON, creating parent folders."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

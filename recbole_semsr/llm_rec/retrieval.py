@@ -2,10 +2,11 @@
 
 Two indexes with one `search` interface:
 - `ChromaIndex`: a persistent Chroma collection (cosine space; HNSW `ef_construction=200`, `ef_search=400`, which
-  known-traps measured at ~0.94 recall@100 against exact search where the defaults gave 0.16-0.59), built once per
-  dataset + encoder + item texts. Only caller-supplied embeddings are used (`query_texts` would try a download).
+  docs/dependencies.md records at ~0.94 recall@100 against exact search where the defaults gave 0.16-0.59), built
+  once per set of item vectors. Only caller-supplied embeddings are used (`query_texts` would try a download).
 - `ExactIndex`: exact in-memory search (torch matmul + topk).
-Item vectors come from the text encoder and are cached as `.npy` beside the collection.
+The item vectors come from the Sem models' embedding store (`recbole_semsr.embeddings`), so both encode the same
+item text once.
 """
 from __future__ import annotations
 
@@ -116,10 +117,10 @@ def collection_name(name: str) -> str:
     return (cleaned + "-idx")[:512] if len(cleaned) < 3 else cleaned[:512]
 
 
-def fingerprint(encoder_name: str, item_ids: Sequence[str], texts: Sequence[str]) -> str:
-    """Hash of the encoder name and every (item id, text) pair: a change of either rebuilds the index."""
-    digest = hashlib.sha256(encoder_name.encode("utf-8"))
-    digest.update(json.dumps(list(zip(item_ids, texts)), ensure_ascii=False).encode("utf-8"))
+def fingerprint(item_ids: Sequence[str], vectors: np.ndarray) -> str:
+    """Hash of the item ids and their vectors: any change of either rebuilds the Chroma collection."""
+    digest = hashlib.sha256(json.dumps(list(item_ids), ensure_ascii=False).encode("utf-8"))
+    digest.update(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -130,36 +131,10 @@ def encode_quietly(encoder: TextEncoder, texts: Sequence[str], batch_size: int =
     return np.asarray(encoder.encode(list(texts), batch_size=batch_size), dtype=np.float32)
 
 
-def item_vectors(
-    encoder: TextEncoder, texts: Sequence[str], cache_file: Path | None = None, batch_size: int = 256
-) -> np.ndarray:
-    """Encode item texts, or load them from `cache_file` (`.npy`) written by an earlier call."""
-    if cache_file is not None and cache_file.is_file():
-        vectors = np.load(cache_file, allow_pickle=False)
-        if vectors.shape == (len(texts), encoder.dim):
-            return vectors
-        logger.info("%s has shape %s, expected %s; re-encoding", cache_file, vectors.shape, (len(texts), encoder.dim))
-    vectors = np.asarray(encoder.encode(list(texts), batch_size=batch_size), dtype=np.float32)
-    if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache_file, vectors, allow_pickle=False)
-    return vectors
-
-
-def build_index(
-    kind: str,
-    item_ids: Sequence[str],
-    texts: Sequence[str],
-    encoder: TextEncoder,
-    encoder_name: str,
-    cache_dir: Path,
-    dataset: str,
-) -> ItemIndex:
-    """`chroma` or `exact` index over the items, with vectors and collection cached under `cache_dir`."""
+def build_index(kind: str, item_ids: Sequence[str], vectors: np.ndarray, cache_dir: Path, name: str) -> ItemIndex:
+    """`chroma` (a collection `name` persisted under `cache_dir/chroma`) or `exact` index over the item vectors."""
     if kind not in ("chroma", "exact"):
         raise ValueError(f"unknown index {kind!r}: use 'chroma' or 'exact'")
-    key = fingerprint(encoder_name, item_ids, texts)
-    vectors = item_vectors(encoder, texts, cache_dir / f"{dataset}.{collection_name(encoder_name)}.{key}.npy")
     if kind == "exact":
         return ExactIndex(item_ids, vectors)
-    return ChromaIndex.open_or_build(cache_dir / "chroma", f"{dataset}-{encoder_name}", item_ids, vectors, key)
+    return ChromaIndex.open_or_build(cache_dir / "chroma", name, item_ids, vectors, fingerprint(item_ids, vectors))

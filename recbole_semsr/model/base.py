@@ -11,12 +11,14 @@ class SessionModel(SequentialRecommender):
     """A session recommender scoring every item by `logit_scale * <session vector, item vector>`.
 
     Subclasses implement `forward(item_seq, item_seq_len) -> [B, d]` and may override `item_table` (default: the
-    rows of `self.item_embedding`) and `logit_scale` (default 1). Training is cross-entropy over all items; both
+    rows of `self.item_embedding`), `logit_scale` (default 1) and `cosine_scores` (True when `forward` and
+    `item_table` return L2-normalised vectors, so that a SemSR-F wrapper normalises its fused vectors too). Training is cross-entropy over all items; both
     `predict` and `full_sort_predict` use the very logits that training optimises.
     """
 
     input_type = InputType.POINTWISE
     logit_scale: float = 1.0
+    cosine_scores: bool = False
 
     def __init__(self, config, dataset) -> None:
         super().__init__(config, dataset)
@@ -26,6 +28,10 @@ class SessionModel(SequentialRecommender):
         """Item vectors used for scoring: all items [n_items, d], or the rows of `item_ids`."""
         weight = self.item_embedding.weight
         return weight if item_ids is None else weight[item_ids]
+
+    def remember_training_batch(self) -> None:
+        """Called by the trainer after each training batch's loss; models that keep state across batches (MSGAT's
+        memory of training sessions) update it here, never inside `forward`."""
 
     def session_vector(self, interaction) -> torch.Tensor:
         return self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
@@ -42,3 +48,10 @@ class SessionModel(SequentialRecommender):
     def calculate_loss(self, interaction) -> torch.Tensor:
         """Cross-entropy of the softmax over all items (Eq. 1) against the next item."""
         return self.loss_fct(self.full_sort_predict(interaction), interaction[self.POS_ITEM_ID])
+
+
+def remember_training_batch(model: nn.Module) -> None:
+    """`remember_training_batch()` of every session model inside `model` (a Sem wrapper holds its base model)."""
+    for module in model.modules():
+        if isinstance(module, SessionModel):
+            module.remember_training_batch()

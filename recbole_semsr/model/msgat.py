@@ -211,6 +211,8 @@ class TrainingSessionMemory(nn.Module):
 class MSGAT(SessionModel):
     """MSGAT as a RecBole sequential model; see the module docstring and docs/msgat.md."""
 
+    cosine_scores = True
+
     def __init__(self, config, dataset) -> None:
         super().__init__(config, dataset)
         dim = config["embedding_size"]
@@ -243,6 +245,7 @@ class MSGAT(SessionModel):
             self.memory = TrainingSessionMemory(config["msgat_memory_size"], self.max_seq_length, dim)
             self.register_load_state_dict_post_hook(lambda module, keys: module.mark_memory_stale())
         self._memory_stale = True
+        self._training_batch: tuple[torch.Tensor, ...] | None = None
 
     def mark_memory_stale(self) -> None:
         """The memory's vectors no longer match the parameters; recompute them before the next evaluation."""
@@ -270,9 +273,16 @@ class MSGAT(SessionModel):
         intra, channel, nodes = self.channel_vectors(item_seq, item_seq_len, session_ids)
         neighbours = self.neighbour_dropout(self.intent_neighbours(channel, session_ids))
         if self.memory is not None and self.training:
-            self.memory.write(item_seq, item_seq_len, nodes, session_ids, channel)
-            self._memory_stale = True
+            self._training_batch = (item_seq, item_seq_len, nodes, session_ids, channel.detach())
         return intra + neighbours
+
+    def remember_training_batch(self) -> None:
+        """Write the sessions of the last training forward pass into the memory (the trainer calls this once per
+        batch, after the loss)."""
+        if self._training_batch is not None:
+            self.memory.write(*self._training_batch)
+            self._training_batch = None
+            self._memory_stale = True
 
     def channel_vectors(
         self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, session_ids: torch.Tensor | None

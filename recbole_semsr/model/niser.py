@@ -18,6 +18,8 @@ class NISER(SessionModel):
     training too, and the readout's output projection has a bias.
     """
 
+    cosine_scores = True
+
     def __init__(self, config, dataset) -> None:
         super().__init__(config, dataset)
         dim = config["embedding_size"]

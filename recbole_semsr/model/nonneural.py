@@ -14,12 +14,16 @@ from recbole_semsr.data.training_sessions import TrainingSessions, training_sess
 class NonNeuralSessionModel(SequentialRecommender):
     """A session recommender fitted in one pass over the whole training sessions when it is built.
 
-    Subclasses implement `fit(sessions, config)` (reading their hyperparameters from `config`) and `score(item_seq, item_seq_len) -> [B, n_items]` (numpy, >= 0, 0 meaning
-    "no evidence"). The model is built from the TRAINING dataset only (RecBole hands `train_data.dataset` to every
-    model), so rebuilding it from the same split reproduces it exactly: checkpoints hold no fitted state.
+    Subclasses implement `fit(sessions, config)` (reading their hyperparameters from `config`) and
+    `score(item_seq, item_seq_len) -> [B, n_items]` (numpy, >= 0, 0 meaning "no evidence"). The model is built from
+    the TRAINING dataset only (RecBole hands `train_data.dataset` to every model), so rebuilding it from the same
+    split reproduces it exactly: checkpoints hold no fitted state.
 
-    With `fallback_popularity` (default on) the items a model gives no score follow the scored ones, by training
-    popularity: scored items keep their score (> 0), the others get popularity / (max + 1) - 1, in [-1, 0).
+    Rule and neighbour scores tie often, and `torch.topk` orders ties differently for different K, so the metrics @20
+    would depend on the largest K asked for. Ties are therefore broken by training popularity, then by the lower
+    item id: every score (float64) gains 1e-9 of its row's largest score times the item's tie rank in (0, 1). With
+    `fallback_popularity` (default on) the items without a score follow the scored ones in that same order (they get
+    tie rank - 1, in (-1, 0)); without it they stay at 0.
     """
 
     input_type = InputType.POINTWISE
@@ -29,7 +33,8 @@ class NonNeuralSessionModel(SequentialRecommender):
         super().__init__(config, dataset)
         start = perf_counter()
         sessions = training_sessions(dataset)
-        self.fallback = self.popularity_fallback(sessions) if config["fallback_popularity"] else None
+        self.tie_rank = popularity_tie_rank(sessions)
+        self.fallback = bool(config["fallback_popularity"])
         self.fit(sessions, config)
         self.fit_seconds = perf_counter() - start
 
@@ -39,18 +44,16 @@ class NonNeuralSessionModel(SequentialRecommender):
     def score(self, item_seq: np.ndarray, item_seq_len: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def popularity_fallback(self, sessions: TrainingSessions) -> np.ndarray:
-        """[n_items] values in [-1, 0) ordered by the number of training events of each item."""
-        counts = item_event_counts(sessions)
-        return (counts / (counts.max() + 1.0) - 1.0).astype(np.float32)
-
     def full_sort_predict(self, interaction) -> torch.Tensor:
-        """[B, n_items] scores of every item."""
+        """[B, n_items] scores of every item, without ties (float64)."""
         item_seq = interaction[self.ITEM_SEQ]
-        scores = self.score(item_seq.cpu().numpy(), interaction[self.ITEM_SEQ_LEN].cpu().numpy())
-        if self.fallback is not None:
-            scores = np.where(scores > 0, scores, self.fallback[None, :])
-        return torch.from_numpy(np.ascontiguousarray(scores, dtype=np.float32)).to(item_seq.device)
+        scores = self.score(item_seq.cpu().numpy(), interaction[self.ITEM_SEQ_LEN].cpu().numpy()).astype(np.float64)
+        scale = TIE_BREAK * np.maximum(scores.max(axis=1, keepdims=True), np.finfo(np.float32).tiny)
+        scored = scores > 0
+        broken = np.where(scored, scores + scale * self.tie_rank[None, :], 0.0)
+        if self.fallback:
+            broken = np.where(scored, broken, self.tie_rank[None, :] - 1.0)
+        return torch.from_numpy(broken).to(item_seq.device)
 
     def predict(self, interaction) -> torch.Tensor:
         """[B] score of each row's candidate item."""
@@ -59,6 +62,19 @@ class NonNeuralSessionModel(SequentialRecommender):
 
     def calculate_loss(self, interaction) -> torch.Tensor:
         raise TypeError(f"{type(self).__name__} is fitted when it is built and has no training loss")
+
+
+TIE_BREAK = 1e-9
+"""Share of a row's largest score that popularity may add to break ties (float64 keeps 1e-16)."""
+
+
+def popularity_tie_rank(sessions: TrainingSessions) -> np.ndarray:
+    """[n_items] distinct values in (0, 1): higher for more training events, then for the lower item id."""
+    counts = item_event_counts(sessions)
+    order = np.lexsort((-np.arange(len(counts)), counts))
+    rank = np.empty(len(counts))
+    rank[order] = np.arange(1, len(counts) + 1)
+    return rank / (len(counts) + 1)
 
 
 def item_event_counts(sessions: TrainingSessions) -> np.ndarray:

@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from recbole.model.abstract_recommender import SequentialRecommender
@@ -75,7 +77,9 @@ def base_item_table(model: SequentialRecommender, item_ids: torch.Tensor | None 
 class SemanticFusionModel(SessionModel):
     """SemSR-F around `base_model` (set by `fused`): logits = scale * <s, I_k> (Eq. 1), trained end to end.
 
-    `sem_normalize` L2-normalises s and every I_k (NISER style) and `sem_logit_scale` multiplies the logits.
+    `sem_normalize` L2-normalises s and every I_k (NISER style) and `sem_logit_scale` multiplies the logits; left
+    at `~` they follow the base model (`cosine_scores` and `logit_scale` of this package's models: NISER's sigma,
+    MSGAT's scale; a plain dot product for RecBole's models).
     Outside training the fused item table is computed once and reused until the next `train()`.
     """
 
@@ -87,8 +91,8 @@ class SemanticFusionModel(SessionModel):
         base_dim = self.base.item_embedding.embedding_dim
         self.fusion = SemanticFusion(load_item_embeddings(config, dataset), base_dim,
                                      config["sem_fused_size"] or base_dim, bool(config["sem_attend_last"]))
-        self.normalize = bool(config["sem_normalize"])
-        self.logit_scale = float(config["sem_logit_scale"])
+        self.normalize = bool(_unless_none(config["sem_normalize"], getattr(self.base, "cosine_scores", False)))
+        self.logit_scale = float(_unless_none(config["sem_logit_scale"], getattr(self.base, "logit_scale", 1.0)))
         self._cached_items: torch.Tensor | None = None
 
     def train(self, mode: bool = True) -> "SemanticFusionModel":
@@ -120,6 +124,11 @@ class SemanticFusionModel(SessionModel):
         if self._cached_items is None:
             self._cached_items = self._maybe_normalize(self.fusion.items(base_item_table(self.base)))
         return self._cached_items
+
+
+def _unless_none(value: Any, fallback: Any) -> Any:
+    """`value`, or `fallback` when the setting is left at `~`."""
+    return fallback if value is None else value
 
 
 def pca_projection(vectors: torch.Tensor, dim: int) -> torch.Tensor:

@@ -24,6 +24,8 @@ from recbole_semsr.data.training_sessions import TrainingSessions
 from recbole_semsr.model.nonneural import NonNeuralSessionModel
 
 SECONDS_PER_DAY = 86400.0
+MAX_TABLE_ENTRIES = 1 << 24
+"""Sessions x items entries of one scoring chunk (64 MB of float32)."""
 
 
 @dataclass
@@ -155,12 +157,23 @@ class SessionKNN(NonNeuralSessionModel):
 
     def scores_from_neighbours(self, neighbours: sp.csr_matrix, query: DistinctItems,
                                item_seq_len: np.ndarray) -> np.ndarray:
-        """[B, n_items] sum over neighbours n of sim(s, n) * w(i | s, n) * (1 + lambda_idf * idf(i))."""
+        """[B, n_items] sum over neighbours n of sim(s, n) * w(i | s, n) * (1 + lambda_idf * idf(i)).
+
+        Sessions are scored in chunks of rows, so that the per-chunk position table and sums stay near
+        `MAX_TABLE_ENTRIES` entries whatever the number of items.
+        """
+        batch_size, n_items = len(item_seq_len), self.item_session.shape[0]
+        scores = np.zeros((batch_size, n_items), dtype=np.float32)
+        chunk = max(1, MAX_TABLE_ENTRIES // n_items)
+        for start in range(0, batch_size, chunk):
+            rows = slice(start, min(start + chunk, batch_size))
+            scores[rows] = self.score_chunk(neighbours[rows], take_rows(query, rows), item_seq_len[rows])
+        return scores
+
+    def score_chunk(self, neighbours: sp.csr_matrix, query: DistinctItems, item_seq_len: np.ndarray) -> np.ndarray:
         batch_size, n_items = len(item_seq_len), self.item_session.shape[0]
         pair_query = np.repeat(np.arange(batch_size), np.diff(neighbours.indptr))
         pair_neighbour, pair_similarity = neighbours.indices, neighbours.data
-        if len(pair_query) == 0:
-            return np.zeros((batch_size, n_items), dtype=np.float32)
         items = self.neighbours.items[pair_neighbour]
         positions = self.neighbours.positions[pair_neighbour]
         shared = query_positions(query, n_items)[pair_query[:, None], items] * (items > 0)
@@ -174,12 +187,16 @@ class SessionKNN(NonNeuralSessionModel):
                         * self.item_factor[items] * recommendable)
         flat = (pair_query[:, None] * n_items + items).ravel()
         scores = np.bincount(flat, weights=contribution.ravel(), minlength=batch_size * n_items)
-        return scores.reshape(batch_size, n_items).astype(np.float32)
+        return scores.reshape(batch_size, n_items)
+
+
+def take_rows(query: DistinctItems, rows: slice) -> DistinctItems:
+    return DistinctItems(items=query.items[rows], positions=query.positions[rows], counts=query.counts[rows])
 
 
 def query_positions(query: DistinctItems, n_items: int) -> np.ndarray:
     """[B, n_items] position in each session of each item (0 when the item is not in the session)."""
-    table = np.zeros((len(query.counts), n_items), dtype=np.int64)
+    table = np.zeros((len(query.counts), n_items), dtype=np.int32)
     rows, slots = query.filled()
     table[rows, query.items[rows, slots]] = query.positions[rows, slots]
     return table

@@ -9,12 +9,12 @@ that raises is recorded with its error and the sweep goes on. RecBole's own Ray 
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from dataset_converters.common import write_json
 from recbole_semsr.ray_cluster import RayResources, connect_ray, pin_assigned_gpus, visible_gpu_config
 from recbole_semsr.tuning.params import ParamSpec
 
@@ -290,7 +290,5 @@ def _format_metric(value: Any) -> str:
 
 
 def write_report(report: dict[str, Any], path: str | Path) -> None:
-    """Write the tuning report as JSON (creating parent folders)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    """Write the tuning report as JSON (creating parent folders, atomically)."""
+    write_json(path, report, default=str)

@@ -1,0 +1,441 @@
+r"""Your own sessions -> RecBole benchmark files, with the same session protocol as the Beauty and Amazon-M2 converters.
+
+Input: one row per interaction (session, item, time) in CSV, TSV, parquet or JSON lines; optionally an item table
+with text columns. Protocol (each step a flag, defaults in brackets): items with at least ``--min_item_freq`` [1]
+interactions are kept (one pass); each session's interactions are ordered by time (ties in file order); a new
+session starts after a gap of more than ``--session_gap`` seconds [off]; the most recent ``--max_len`` [50] items
+are kept; sessions shorter than ``--min_session_len`` [2] are dropped; sessions are split ``--split`` [0.8 0.1 0.1]
+at random with ``--seed`` [2025] (``--split_by session``) or by the time of their last interaction, the latest
+last (``--split_by time``); every prefix of a session predicts its next item.
+
+    python -m dataset_converters.sessions --interactions events.csv --session_col session --item_col item \
+        --time_col ts [--items items.csv --item_id_col item --text_cols title,brand] --output_dir dataset/NAME
+
+Writes ``NAME.{train,valid,test}.inter``, ``NAME.stats.json`` and, with ``--items``, ``NAME.item`` (the text the
+Sem models encode) plus ``NAME.yaml`` (``sem_text_template`` over the text columns, read by the runner).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator, NamedTuple, Sequence
+
+import yaml
+
+from dataset_converters.common import (
+    ConversionError,
+    ItemFileWriter,
+    ProblemLog,
+    atomic_output_dir,
+    check_encoding,
+    check_output_dir,
+    is_token,
+    iter_raw_lines,
+    iter_text_lines,
+    run_cli_conversion,
+    table1_stats,
+    write_stats,
+)
+from dataset_converters.registry import SPLITS
+from dataset_converters.beauty import write_splits
+
+FORMATS = ("csv", "tsv", "parquet", "jsonl")
+_SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".inter": "tsv", ".item": "tsv",
+                   ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+
+
+class Interaction(NamedTuple):
+    """One row of the interactions file: its session, item, time, and its line (the tie-breaker)."""
+
+    session: str
+    item: str
+    time: float
+    line: int
+
+
+@dataclass(frozen=True)
+class SessionProtocol:
+    """The session protocol; defaults keep every item and split sessions 80/10/10 at random."""
+
+    min_item_freq: int = 1
+    min_session_len: int = 2
+    max_len: int = 50
+    session_gap: float | None = None
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    split_by: str = "session"
+    seed: int = 2025
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Where the fields are: interactions' session/item/time columns, the item table's id and text columns."""
+
+    session: str
+    item: str
+    time: str
+    item_id: str = "item_id"
+    text: tuple[str, ...] = ()
+
+
+def file_format(path: Path, given: str | None = None) -> str:
+    """`given`, else the format named by the file's suffix (``.gz`` skipped)."""
+    if given:
+        return given
+    suffixes = [suffix for suffix in path.suffixes if suffix != ".gz"]
+    found = _SUFFIX_FORMATS.get(suffixes[-1].lower()) if suffixes else None
+    if found is None:
+        raise ConversionError(f"{path}: cannot tell the format from the name; pass --format {'|'.join(FORMATS)}")
+    return found
+
+
+def iter_rows(path: Path, fmt: str, wanted: Sequence[str], encoding: str,
+              problems: ProblemLog) -> Iterator[tuple[int, dict[str, object]]]:
+    """Yield ``(line, {column: value})`` for the `wanted` columns of every row (parquet: the row number).
+
+    A header without a wanted column is an error; a row with the wrong field count, or a JSON line that is not an
+    object, is reported and skipped. Typed RecBole headers (``item_id:token``) match by the name before the colon.
+    """
+    if not path.is_file():
+        raise ConversionError(f"{path}: file not found")
+    if fmt == "parquet":
+        yield from _parquet_rows(path, wanted)
+    elif fmt == "jsonl":
+        yield from _json_rows(path, wanted, encoding, problems)
+    else:
+        yield from _delimited_rows(path, "\t" if fmt == "tsv" else ",", wanted, encoding, problems)
+
+
+def _column_index(path: Path, header: Sequence[str], wanted: Sequence[str]) -> dict[str, int]:
+    names = [name.strip().lstrip("\ufeff") for name in header]
+    index = {}
+    for column in wanted:
+        matches = [i for i, name in enumerate(names) if name == column or name.split(":", 1)[0] == column]
+        if not matches:
+            raise ConversionError(f"{path}:1: no column {column!r} in the header (columns: {', '.join(names)})")
+        index[column] = matches[0]
+    return index
+
+
+def _delimited_rows(path: Path, delimiter: str, wanted: Sequence[str], encoding: str,
+                    problems: ProblemLog) -> Iterator[tuple[int, dict[str, object]]]:
+    undecodable: set[int] = set()
+
+    def decoded_lines() -> Iterator[str]:
+        for number, raw in iter_raw_lines(path, path.name):
+            try:
+                yield raw.decode(encoding)
+            except UnicodeDecodeError:
+                undecodable.add(number)
+                yield raw.decode(encoding, errors="replace")
+
+    reader = csv.reader(decoded_lines(), delimiter=delimiter)
+    header = next(reader, None)
+    if header is None:
+        raise ConversionError(f"{path}:1: empty file, expected a header naming {', '.join(wanted)}")
+    index = _column_index(path, header, wanted)
+    last_line = reader.line_num
+    for record in reader:
+        first_line, last_line = last_line + 1, reader.line_num
+        if not record:
+            continue
+        if undecodable.intersection(range(first_line, last_line + 1)):
+            problems.report(path, first_line, "undecodable line", f"not valid {encoding}")
+        elif len(record) != len(header):
+            problems.report(path, first_line, "wrong number of fields", f"expected {len(header)}, got {len(record)}")
+        else:
+            yield first_line, {column: record[i] for column, i in index.items()}
+
+
+def _json_rows(path: Path, wanted: Sequence[str], encoding: str,
+               problems: ProblemLog) -> Iterator[tuple[int, dict[str, object]]]:
+    for number, text in iter_text_lines(path, encoding, problems, desc=path.name):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict):
+            problems.report(path, number, "not a JSON object")
+            continue
+        yield number, {column: record.get(column) for column in wanted}
+
+
+def _parquet_rows(path: Path, wanted: Sequence[str]) -> Iterator[tuple[int, dict[str, object]]]:
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    _column_index(path, names, wanted)
+    table = pq.read_table(path, columns=list(wanted))
+    for number, record in enumerate(table.to_pylist(), start=1):
+        yield number, record
+
+
+def parse_time(value: object) -> float | None:
+    """Seconds from a number (epoch seconds) or an ISO 8601 date/time string; None when neither."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.timestamp()
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def _token(value: object) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def read_interactions(path: Path, fmt: str, columns: Columns, encoding: str,
+                      problems: ProblemLog) -> list[Interaction]:
+    """Every usable interaction; a missing field, an id with whitespace or quotes, or a bad time is reported."""
+    wanted = (columns.session, columns.item, columns.time)
+    rows = []
+    for line, record in iter_rows(path, fmt, wanted, encoding, problems):
+        session, item = _token(record[columns.session]), _token(record[columns.item])
+        if not session or not item:
+            problems.report(path, line, "missing session or item id")
+        elif not (is_token(session) and is_token(item)):
+            problems.report(path, line, "bad session or item id", "ids may not hold whitespace or quotes")
+        else:
+            moment = parse_time(record[columns.time])
+            if moment is None:
+                problems.report(path, line, f"bad {columns.time}",
+                                f"expected epoch seconds or an ISO 8601 date, got {record[columns.time]!r}")
+            else:
+                rows.append(Interaction(session, item, moment, line))
+    return rows
+
+
+def build_sessions(rows: list[Interaction], protocol: SessionProtocol) -> tuple[dict[str, list[Interaction]], dict]:
+    """Sessions (id -> interactions in time order, the last `max_len` kept) and what each step removed."""
+    counts = Counter(row.item for row in rows)
+    kept = [row for row in rows if counts[row.item] >= protocol.min_item_freq]
+    removed = {f"interactions of items with frequency < {protocol.min_item_freq}": len(rows) - len(kept)}
+    by_session: dict[str, list[Interaction]] = {}
+    for row in kept:
+        by_session.setdefault(row.session, []).append(row)
+    sessions, truncated, short = {}, 0, 0
+    for session_id, history in by_session.items():
+        history.sort(key=lambda row: (row.time, row.line))
+        for part_id, part in _cut_at_gaps(session_id, history, protocol.session_gap):
+            recent = part[-protocol.max_len:]
+            truncated += len(part) - len(recent)
+            if len(recent) < protocol.min_session_len:
+                short += 1
+            else:
+                sessions[part_id] = recent
+    removed[f"interactions before the most recent {protocol.max_len} of a session"] = truncated
+    removed[f"sessions shorter than {protocol.min_session_len}"] = short
+    return sessions, removed
+
+
+def _cut_at_gaps(session_id: str, history: list[Interaction],
+                 gap: float | None) -> Iterator[tuple[str, list[Interaction]]]:
+    """The session itself, or its parts split where more than `gap` seconds pass (ids ``<session>_<n>``)."""
+    if gap is None:
+        yield session_id, history
+        return
+    start = 0
+    parts = []
+    for index in range(1, len(history) + 1):
+        if index == len(history) or history[index].time - history[index - 1].time > gap:
+            parts.append(history[start:index])
+            start = index
+    for number, part in enumerate(parts):
+        yield (session_id if len(parts) == 1 else f"{session_id}_{number}"), part
+
+
+def split_sessions(sessions: dict[str, list[Interaction]], protocol: SessionProtocol) -> list[list[str]]:
+    """Session ids of train/valid/test: shuffled with the seed, or ordered by the time of their last interaction."""
+    ratios = protocol.split
+    if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
+        raise ConversionError(f"--split needs three non-negative fractions summing to 1, got {list(ratios)}")
+    if protocol.split_by == "time":
+        order = sorted(sessions, key=lambda sid: (sessions[sid][-1].time, sessions[sid][-1].line))
+    elif protocol.split_by == "session":
+        order = sorted(sessions)
+        random.Random(protocol.seed).shuffle(order)
+    else:
+        raise ConversionError(f"--split_by must be session or time, got {protocol.split_by!r}")
+    n_train, n_valid = round(len(order) * ratios[0]), round(len(order) * ratios[1])
+    return [order[:n_train], order[n_train:n_train + n_valid], order[n_train + n_valid:]]
+
+
+def read_item_rows(path: Path, fmt: str, columns: Columns, encoding: str,
+                   problems: ProblemLog) -> dict[str, dict[str, object]]:
+    """Item id -> its text columns (the first row of an id wins; a later duplicate or a bad id is reported)."""
+    items: dict[str, dict[str, object]] = {}
+    for line, record in iter_rows(path, fmt, (columns.item_id, *columns.text), encoding, problems):
+        item = _token(record[columns.item_id])
+        if not item or not is_token(item):
+            problems.report(path, line, f"missing or bad {columns.item_id}")
+        elif item in items:
+            problems.report(path, line, f"duplicate {columns.item_id}", f"{item}; the first row is kept")
+        else:
+            items[item] = {column: record[column] for column in columns.text}
+    return items
+
+
+def text_template(text_columns: Sequence[str]) -> list[str]:
+    """`sem_text_template` over the text columns: the first as is, the others labelled with their name."""
+    return [f"{{{text_columns[0]}}}"] + [f"{column}: {{{column}}}" for column in text_columns[1:]]
+
+
+def write_item_text(folder: Path, name: str, used: list[str], items: dict[str, dict[str, object]],
+                    columns: Columns) -> int:
+    """Write ``NAME.item`` for the items in sessions and ``NAME.yaml`` (its text template); returns how many
+    items have no row in the item table (written with empty text)."""
+    text_columns = [column for column in columns.text if column != "item_id"]
+    fields = [("item_id", "token")] + [(column, "token") for column in text_columns]
+    with ItemFileWriter(folder / f"{name}.item", fields) as writer:
+        for item in used:
+            writer.write({"item_id": item, **items.get(item, {})})
+    settings = {"sem_text_template": text_template(text_columns)}
+    (folder / f"{name}.yaml").write_text(
+        "# Written by dataset_converters.sessions: how the Sem models turn this dataset's item rows into text.\n"
+        + yaml.safe_dump(settings, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return sum(1 for item in used if item not in items)
+
+
+def convert_sessions(interactions: Path, output_dir: Path, columns: Columns,
+                     protocol: SessionProtocol = SessionProtocol(), items: Path | None = None,
+                     name: str | None = None, fmt: str | None = None, items_fmt: str | None = None,
+                     encoding: str = "utf-8", strict: bool = False, overwrite: bool = False) -> dict:
+    """Convert an interactions file (and an optional item table) into ``output_dir`` atomically; return the stats."""
+    name = name or output_dir.name
+    if protocol.max_len < 2 or protocol.min_session_len < 2:
+        raise ConversionError("--max_len and --min_session_len must be at least 2 (one prefix item and the target)")
+    if items is not None and not columns.text:
+        raise ConversionError("--items needs --text_cols, the item table's columns that describe an item")
+    check_encoding(encoding)
+    check_output_dir(output_dir, overwrite)
+    started = time.perf_counter()
+    problems = ProblemLog(strict)
+    rows = read_interactions(interactions, file_format(interactions, fmt), columns, encoding, problems)
+    sessions, removed = build_sessions(rows, protocol)
+    if not sessions:
+        raise ConversionError(f"{interactions}: no session is left after the protocol's filters "
+                              f"({len(rows)} usable interactions)")
+    item_rows = None if items is None else read_item_rows(items, file_format(items, items_fmt), columns, encoding,
+                                                          problems)
+    splits = split_sessions(sessions, protocol)
+    item_lists = {sid: [row.item for row in history] for sid, history in sessions.items()}
+    used = sorted({item for history in item_lists.values() for item in history})
+    with atomic_output_dir(output_dir, overwrite) as staging:
+        writers = write_splits(staging, name, item_lists, splits)
+        stats = {
+            "dataset": name,
+            "source": {"interactions": str(interactions), "items": None if items is None else str(items)},
+            "columns": asdict(columns),
+            "protocol": {**asdict(protocol), "split": list(protocol.split)},
+            "table1": table1_stats(*writers, n_items=len(used),
+                                   session_lengths=(len(history) for history in item_lists.values())),
+            "sessions": dict(zip(SPLITS, (len(part) for part in splits))),
+            "removed": removed,
+            "input": {"interaction rows usable": len(rows)},
+        }
+        if item_rows is not None:
+            stats["items_without_text"] = write_item_text(staging, name, used, item_rows, columns)
+        stats["problems"] = problems.as_dict()
+        stats["seconds"] = round(time.perf_counter() - started, 2)
+        write_stats(staging / f"{name}.stats.json", stats)
+    return stats
+
+
+def convert_recbole_inter(name: str, folder: Path) -> dict:
+    """Cut a plain RecBole dataset (``folder/NAME.inter`` with user or session, item and timestamp columns) into
+    sessions with the default protocol; the benchmark files and stats are added beside it, nothing is replaced."""
+    source = folder / f"{name}.inter"
+    session_column = _first_column(source, ("session_id", "user_id"))
+    columns = Columns(session=session_column, item="item_id", time="timestamp")
+    with tempfile.TemporaryDirectory(prefix=f".{name}.sessions-", dir=folder) as staging:
+        stats = convert_sessions(source, Path(staging) / name, columns, name=name, fmt="tsv")
+        for produced in sorted((Path(staging) / name).iterdir()):
+            target = folder / produced.name
+            if target.exists():
+                raise ConversionError(f"{target} exists already; remove it or convert {source} yourself with "
+                                      f"python -m dataset_converters.sessions")
+            shutil.move(str(produced), str(target))
+    return stats
+
+
+def _first_column(path: Path, candidates: Sequence[str]) -> str:
+    with open(path, encoding="utf-8") as handle:
+        names = [field.split(":", 1)[0] for field in handle.readline().rstrip("\r\n").split("\t")]
+    found = next((name for name in candidates if name in names), None)
+    if found is None:
+        raise ConversionError(f"{path}:1: expected a column {' or '.join(candidates)} beside item_id and timestamp "
+                              f"(columns: {', '.join(names)})")
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line flags."""
+    parser = argparse.ArgumentParser(prog="python -m dataset_converters.sessions", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--interactions", type=Path, required=True,
+                        help="one row per interaction: .csv, .tsv, .parquet or .jsonl (optionally .gz)")
+    parser.add_argument("--session_col", required=True, help="column of the session (or user) id")
+    parser.add_argument("--item_col", required=True, help="column of the item id")
+    parser.add_argument("--time_col", required=True, help="column of the time: epoch seconds or ISO 8601")
+    parser.add_argument("--items", type=Path, help="item table with text columns (same formats)")
+    parser.add_argument("--item_id_col", default="item_id", help="item table: column of the item id (item_id)")
+    parser.add_argument("--text_cols", default="", help="item table: comma-separated text columns, e.g. title,brand")
+    parser.add_argument("--output_dir", type=Path, required=True, help="folder to write: <data_path>/<name>")
+    parser.add_argument("--name", help="dataset name, the prefix of every file (default: the output folder's name)")
+    parser.add_argument("--format", choices=FORMATS, help="format of --interactions (default: from the suffix)")
+    parser.add_argument("--items_format", choices=FORMATS, help="format of --items (default: from the suffix)")
+    protocol = SessionProtocol()
+    parser.add_argument("--min_item_freq", type=int, default=protocol.min_item_freq,
+                        help="keep items with at least N interactions (%(default)s)")
+    parser.add_argument("--min_session_len", type=int, default=protocol.min_session_len,
+                        help="drop sessions shorter than N (%(default)s)")
+    parser.add_argument("--max_len", type=int, default=protocol.max_len,
+                        help="keep the most recent N items of a session (%(default)s)")
+    parser.add_argument("--session_gap", type=float, default=protocol.session_gap,
+                        help="start a new session after more than N seconds without interaction (off)")
+    parser.add_argument("--split", type=float, nargs=3, default=protocol.split, metavar=("TRAIN", "VALID", "TEST"),
+                        help="fractions of SESSIONS per split (%(default)s)")
+    parser.add_argument("--split_by", choices=("session", "time"), default=protocol.split_by,
+                        help="session: shuffled with --seed; time: by each session's last interaction (%(default)s)")
+    parser.add_argument("--seed", type=int, default=protocol.seed, help="seed of the session split (%(default)s)")
+    parser.add_argument("--encoding", default="utf-8", help="encoding of text files (utf-8)")
+    parser.add_argument("--strict", action="store_true", help="stop at the first bad input row")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    columns = Columns(args.session_col, args.item_col, args.time_col, args.item_id_col,
+                      tuple(column.strip() for column in args.text_cols.split(",") if column.strip()))
+    protocol = SessionProtocol(args.min_item_freq, args.min_session_len, args.max_len, args.session_gap,
+                               tuple(args.split), args.split_by, args.seed)
+    return run_cli_conversion(
+        lambda: convert_sessions(args.interactions, args.output_dir, columns, protocol, args.items, args.name,
+                                 args.format, args.items_format, args.encoding, args.strict, args.overwrite),
+        args.output_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
