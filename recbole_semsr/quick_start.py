@@ -164,14 +164,15 @@ def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, tra
         source = run(source, config["dataset"], config_file_list, overrides, evaluate_test=False)["checkpoint"]
     reranker = load_reranker(source, config, train_dataset, mismatches)
     ks = list(config["topk"])
+    exclude = bool(config["exclude_session_items"])
     result.update({
         "model": plus_name(config["model"], type(reranker).__name__),
         "reranker": str(source),
         "base_valid_result": result["best_valid_result"],
         "base_test_result": result["test_result"],
-        "best_valid_result": evaluate_reranked(model, reranker, valid_data, ks, config["device"]),
+        "best_valid_result": evaluate_reranked(model, reranker, valid_data, ks, config["device"], exclude),
         "test_result": None if result["test_result"] is None
-        else evaluate_reranked(model, reranker, test_data, ks, config["device"]),
+        else evaluate_reranked(model, reranker, test_data, ks, config["device"], exclude),
     })
 
 

@@ -50,8 +50,15 @@ def recall_and_mrr(ranks: torch.Tensor) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def evaluate_reranked(model, reranker, eval_data, ks: list[int], device: torch.device) -> dict[str, float]:
-    """Recall@K and MRR@K of `model`'s top-K lists reordered by `reranker`, over a RecBole full-sort loader."""
+def mask_session_items(scores: torch.Tensor, item_seq: torch.Tensor) -> torch.Tensor:
+    """`scores` [B, n_items] with the items of each session (`item_seq` [B, L], 0-padded) set to -inf, in place."""
+    return scores.scatter_(1, item_seq.to(scores.device), -torch.inf)
+
+
+def evaluate_reranked(model, reranker, eval_data, ks: list[int], device: torch.device,
+                      exclude_session_items: bool = False) -> dict[str, float]:
+    """Recall@K and MRR@K of `model`'s top-K lists reordered by `reranker`, over a RecBole full-sort loader
+    (with `exclude_session_items`, the session's own items never enter a top-K list)."""
     model.eval()
     reranker.eval()
     sums = {f"{name}@{k}": 0.0 for k in ks for name in ("recall", "mrr")}
@@ -62,6 +69,8 @@ def evaluate_reranked(model, reranker, eval_data, ks: list[int], device: torch.d
         rerank_scores = reranker.full_sort_predict(interaction).view(len(targets), -1)
         scores[:, 0] = -torch.inf
         rerank_scores[:, 0] = -torch.inf
+        if exclude_session_items:
+            mask_session_items(scores, interaction[model.ITEM_SEQ])
         for k in ks:
             hits, reciprocal = recall_and_mrr(reranked_hits(scores, rerank_scores, targets.to(device), k))
             sums[f"recall@{k}"] += hits

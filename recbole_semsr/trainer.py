@@ -12,6 +12,7 @@ from recbole.utils import get_local_time
 
 from recbole_semsr.compat import safe_torch_load
 from recbole_semsr.config import plain_config
+from recbole_semsr.rerank import mask_session_items
 from recbole_semsr.model.base import remember_training_batch
 from recbole_semsr.provenance import PROVENANCE_KEY, load_weights, read_checkpoint
 
@@ -60,6 +61,13 @@ class SemSRTrainer(Trainer):
         if saved:
             self._save_checkpoint(0, verbose=True)
         return self.best_valid_score, self.best_valid_result
+
+    def _full_sort_batch_eval(self, batched_data):
+        """RecBole's full-ranking batch, with the session's own items masked under `exclude_session_items`."""
+        interaction, scores, positive_u, positive_i = super()._full_sort_batch_eval(batched_data)
+        if self.config["exclude_session_items"]:
+            mask_session_items(scores, interaction[self.model.ITEM_SEQ])
+        return interaction, scores, positive_u, positive_i
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         start = perf_counter()

@@ -125,3 +125,21 @@ def test_resume_continues_from_a_checkpoint_without_changing_it(tiny_run_config)
     assert resumed["epochs"] == 1  # epoch 0 came from the checkpoint
     assert resumed["checkpoint"] != first["checkpoint"]
     assert Path(first["checkpoint"]).read_bytes() == before
+
+
+def test_session_items_are_masked_only_when_asked():
+    from recbole_semsr.rerank import mask_session_items
+
+    scores = torch.arange(12, dtype=torch.float).view(2, 6)
+    masked = mask_session_items(scores.clone(), torch.tensor([[5, 2, 0], [1, 0, 0]]))
+    assert torch.isinf(masked[0, [0, 2, 5]]).all() and torch.isinf(masked[1, [0, 1]]).all()
+    assert torch.equal(masked[0, [1, 3, 4]], scores[0, [1, 3, 4]])
+
+
+def test_excluding_session_items_never_lowers_the_metrics(tiny_run_config):
+    trained = run("NISER", "ml-100k", config_dict=tiny_run_config)
+    masked = run("NISER", "ml-100k", config_dict={**tiny_run_config, "model_file": trained["checkpoint"],
+                                                  "exclude_session_items": True})
+    for key, value in trained["test_result"].items():
+        assert masked["test_result"][key] >= value - 1e-9
+    assert masked["config"]["exclude_session_items"] is True
