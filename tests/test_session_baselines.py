@@ -22,7 +22,7 @@ E = math.e
 class PrefixDataset:
     """The part of a RecBole training dataset the baselines read: every prefix of each session as one row."""
 
-    def __init__(self, sessions: list[list[int]], width: int = 8) -> None:
+    def __init__(self, sessions: list[list[int]], width: int = 8, times: list[float] | None = None) -> None:
         rows = [(sid, s[:cut], s[cut]) for sid, s in enumerate(sessions, start=1) for cut in range(1, len(s))]
         prefixes = torch.zeros(len(rows), width, dtype=torch.long)
         for row, (_, prefix, _) in enumerate(rows):
@@ -34,6 +34,9 @@ class PrefixDataset:
             "item_id": torch.tensor([target for _, _, target in rows]),
         })
         self.uid_field, self.iid_field, self.time_field = "session_id", "item_id", None
+        if times is not None:
+            self.time_field = "timestamp"
+            self.inter_feat.update(Interaction({"timestamp": torch.tensor([times[sid - 1] for sid, _, _ in rows])}))
         self.config = SEQUENTIAL_FIELDS
         self.item_num = N_ITEMS
 
@@ -41,10 +44,10 @@ class PrefixDataset:
         return self.item_num
 
 
-def build(name: str, **config):
+def build(name: str, times: list[float] | None = None, **config):
     values = {**SEQUENTIAL_FIELDS, "device": torch.device("cpu"), "fallback_popularity": False,
               "knn_neighbours": 100, "knn_sample_size": 0, "knn_remind": True, "lambda_idf": 0.0, **config}
-    return MODELS[name](values, PrefixDataset(SESSIONS))
+    return MODELS[name](values, PrefixDataset(SESSIONS, times=times))
 
 
 def scores(model, session: list[int]) -> np.ndarray:
@@ -223,3 +226,19 @@ def test_scoring_in_row_chunks_gives_the_same_scores(monkeypatch):
     whole = model.full_sort_predict(batch)
     monkeypatch.setattr(session_knn, "MAX_TABLE_ENTRIES", N_ITEMS)  # one session per chunk
     assert torch.equal(model.full_sort_predict(batch), whole)
+
+
+DAY = 86400.0
+
+
+def test_stan_neighbour_recency_with_a_time_field():
+    # sessions end at days 0, 1, 2, 3: w2(n) = exp(-(3 - t_n) / 1 day); s = [1, 3] meets sessions 1, 2, 3
+    stan = dict(knn_neighbours=3, lambda_spw=1.0, lambda_snh=1.0, lambda_inh=1.0)
+    model = build("STAN", times=[0.0, DAY, 2 * DAY, 3 * DAY], **stan)
+    c = (1 / E + 1) / math.sqrt(6)
+    got = scores(model, [1, 3])
+    assert got[5] == pytest.approx(c * E**-2 * E**-1)            # session 3 only, w3 = e^-2, w2 = e^-1
+    assert got[4] == pytest.approx(E**-1 / math.sqrt(6) * E**-2)  # session 2 only, w3 = e^-1, w2 = e^-2
+    recent = build("STAN", times=[0.0, DAY, 2 * DAY, 3 * DAY], knn_sample_size=1, **stan)
+    got = scores(recent, [1, 3])
+    assert got[2] == 0 and got[4] == 0 and got[5] > 0             # only the most recent candidate, session 3
