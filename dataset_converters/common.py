@@ -196,13 +196,13 @@ def read_csv_header(path: Path, encoding: str) -> list[str]:
     return [name.strip() for name in next(csv.reader([first]), [])]
 
 
-def iter_csv_records(path: Path, header: Sequence[str], encoding: str, problems: ProblemLog,
-                     desc: str = "") -> Iterator[tuple[int, list[str] | None]]:
-    """Stream a comma-separated file with a header, yielding ``(first_line_number, fields)`` per record.
+def read_delimited_records(path: Path, encoding: str, problems: ProblemLog, desc: str = "",
+                           delimiter: str = ",") -> tuple[list[str] | None, Iterator[tuple[int, list[str] | None]]]:
+    """The header of a delimited file (None when the file is empty) and an iterator of ``(first_line_number,
+    fields)`` over its records.
 
-    Quoted fields may span physical lines. The header must start with ``header`` (else :class:`ConversionError`);
-    a record with the wrong field count or with undecodable bytes is reported and yielded as ``None`` (so callers
-    can keep row alignment with another file).
+    Quoted fields may span physical lines. A record with the wrong field count or with undecodable bytes is reported
+    and yielded as ``None`` (so callers can keep row alignment with another file); blank lines are skipped.
     """
     undecodable: set[int] = set()
 
@@ -212,24 +212,36 @@ def iter_csv_records(path: Path, header: Sequence[str], encoding: str, problems:
                 undecodable.add(number)
             yield text
 
-    reader = csv.reader(decoded_lines())
+    reader = csv.reader(decoded_lines(), delimiter=delimiter)
     found = next(reader, None)
+
+    def records() -> Iterator[tuple[int, list[str] | None]]:
+        width = len(found)
+        last_line = reader.line_num
+        for record in reader:
+            first_line, last_line = last_line + 1, reader.line_num
+            if not record:
+                continue
+            if undecodable.intersection(range(first_line, last_line + 1)):
+                problems.report(path, first_line, "undecodable line", f"not valid {encoding}")
+                yield first_line, None
+            elif len(record) != width:
+                problems.report(path, first_line, "wrong number of fields", f"expected {width}, got {len(record)}")
+                yield first_line, None
+            else:
+                yield first_line, record
+
+    return found, (records() if found is not None else iter(()))
+
+
+def iter_csv_records(path: Path, header: Sequence[str], encoding: str, problems: ProblemLog,
+                     desc: str = "") -> Iterator[tuple[int, list[str] | None]]:
+    """Stream a comma-separated file whose header starts with ``header`` (else :class:`ConversionError`), yielding
+    ``(first_line_number, fields)`` per record as :func:`read_delimited_records` does."""
+    found, records = read_delimited_records(path, encoding, problems, desc)
     if found is None or found[: len(header)] != list(header):
         raise ConversionError(f"{path}:1: expected a header starting with {','.join(header)}, found {found!r}")
-    width = len(found)
-    last_line = reader.line_num
-    for record in reader:
-        first_line, last_line = last_line + 1, reader.line_num
-        if not record:
-            continue
-        if undecodable.intersection(range(first_line, last_line + 1)):
-            problems.report(path, first_line, "undecodable line", f"not valid {encoding}")
-            yield first_line, None
-        elif len(record) != width:
-            problems.report(path, first_line, "wrong number of fields", f"expected {width}, got {len(record)}")
-            yield first_line, None
-        else:
-            yield first_line, record
+    yield from records
 
 
 def time_range_problem(seconds: int, time_range: tuple[int, int]) -> str | None:

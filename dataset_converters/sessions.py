@@ -17,7 +17,6 @@ Sem models encode) plus ``NAME.yaml`` (``sem_text_template`` over the text colum
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import shutil
@@ -40,8 +39,8 @@ from dataset_converters.common import (
     check_encoding,
     check_output_dir,
     is_token,
-    iter_raw_lines,
     iter_text_lines,
+    read_delimited_records,
     run_cli_conversion,
     table1_stats,
     write_stats,
@@ -128,32 +127,13 @@ def _column_index(path: Path, header: Sequence[str], wanted: Sequence[str]) -> d
 
 def _delimited_rows(path: Path, delimiter: str, wanted: Sequence[str], encoding: str,
                     problems: ProblemLog) -> Iterator[tuple[int, dict[str, object]]]:
-    undecodable: set[int] = set()
-
-    def decoded_lines() -> Iterator[str]:
-        for number, raw in iter_raw_lines(path, path.name):
-            try:
-                yield raw.decode(encoding)
-            except UnicodeDecodeError:
-                undecodable.add(number)
-                yield raw.decode(encoding, errors="replace")
-
-    reader = csv.reader(decoded_lines(), delimiter=delimiter)
-    header = next(reader, None)
+    header, records = read_delimited_records(path, encoding, problems, path.name, delimiter)
     if header is None:
         raise ConversionError(f"{path}:1: empty file, expected a header naming {', '.join(wanted)}")
     index = _column_index(path, header, wanted)
-    last_line = reader.line_num
-    for record in reader:
-        first_line, last_line = last_line + 1, reader.line_num
-        if not record:
-            continue
-        if undecodable.intersection(range(first_line, last_line + 1)):
-            problems.report(path, first_line, "undecodable line", f"not valid {encoding}")
-        elif len(record) != len(header):
-            problems.report(path, first_line, "wrong number of fields", f"expected {len(header)}, got {len(record)}")
-        else:
-            yield first_line, {column: record[i] for column, i in index.items()}
+    for line, record in records:
+        if record is not None:
+            yield line, {column: record[i] for column, i in index.items()}
 
 
 def _json_rows(path: Path, wanted: Sequence[str], encoding: str,
