@@ -106,14 +106,16 @@ def test_without_items_the_id_models_run_and_the_sem_models_say_there_is_no_text
     assert run("NISER", "bare", config_dict=config)["epochs"] == 1
 
 
-@pytest.mark.parametrize("fmt", ["tsv", "parquet", "jsonl"])
+@pytest.mark.parametrize("fmt", ["tsv", "parquet", "jsonl", "utf16.csv", "bom.tsv"])
 def test_tsv_parquet_and_json_lines_give_the_csv_result(tmp_path, fmt):
     rows = make_events(20, 4)
     frame = pd.DataFrame(rows)
     write_csv(tmp_path / "events.csv", rows)
     path = tmp_path / f"events.{fmt}"
     {"tsv": lambda: frame.to_csv(path, sep="\t", index=False), "parquet": lambda: frame.to_parquet(path),
-     "jsonl": lambda: frame.to_json(path, orient="records", lines=True)}[fmt]()
+     "jsonl": lambda: frame.to_json(path, orient="records", lines=True),
+     "utf16.csv": lambda: frame.to_csv(path, index=False, encoding="utf-16"),
+     "bom.tsv": lambda: frame.to_csv(path, sep="\t", index=False, encoding="utf-8-sig")}[fmt]()
     columns = sessions.Columns("sess", "product", "ts")
     sessions.convert_sessions(tmp_path / "events.csv", tmp_path / "a" / "x", columns)
     sessions.convert_sessions(path, tmp_path / "b" / "x", columns)
