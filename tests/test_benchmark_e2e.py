@@ -9,11 +9,16 @@ import pytest
 from recbole_semsr.benchmark.__main__ import main
 
 
+def benchmark_argv(models: str, seeds: int, output: Path, config: dict) -> list[str]:
+    """The benchmark command line for `models` on the tiny ml-100k slice, `config` as `--key=value` overrides."""
+    overrides = [f"--{key}={value}" for key, value in config.items()]
+    return [f"--models={models}", "--datasets=ml-100k", f"--seeds={seeds}", f"--output={output}", *overrides]
+
+
 def test_benchmark_cli_on_tiny_ml100k(tiny_run_config: dict, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     output = tmp_path / "bench"
-    overrides = [f"--{key}={value}" for key, value in tiny_run_config.items()]
-    argv = ["--models=GRU4Rec", "--datasets=ml-100k", "--seeds=1", f"--output={output}", *overrides]
+    argv = benchmark_argv("GRU4Rec", 1, output, tiny_run_config)
 
     assert main(argv) == 0
     stored = json.loads((output / "runs" / "ml-100k" / "GRU4Rec" / "seed2025.json").read_text())
@@ -31,8 +36,7 @@ def test_benchmark_cli_on_tiny_ml100k(tiny_run_config: dict, tmp_path: Path,
 def test_benchmark_cli_runs_baselines_once_and_reranks_with_them(tiny_run_config: dict, tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     output = tmp_path / "bench"
-    overrides = [f"--{key}={value}" for key, value in tiny_run_config.items()]
-    argv = ["--models=NISER,STAN,NISER+STAN", "--datasets=ml-100k", "--seeds=2", f"--output={output}", *overrides]
+    argv = benchmark_argv("NISER,STAN,NISER+STAN", 2, output, tiny_run_config)
 
     assert main(argv) == 0
     runs = output / "runs" / "ml-100k"

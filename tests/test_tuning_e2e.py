@@ -7,13 +7,16 @@ from recbole_semsr.tuning.params import parse_params_text
 from recbole_semsr.tuning.ray_search import TuneOptions, quick_start_objective, tune_hyperparameters
 
 
-def test_learning_rate_grid_on_tiny_ml100k(tiny_run_config: dict, tmp_path: Path) -> None:
-    specs = parse_params_text("learning_rate choice [0.01,0.001]\n")
-    objective = quick_start_objective("GRU4Rec", "ml-100k", config_dict=tiny_run_config, threads=1)
+def tune_on_tiny_ml100k(model: str, params: str, config: dict, tmp_path: Path) -> dict:
+    """The Ray Tune report of the grid `params` (params-file text) for `model` on the tiny ml-100k slice."""
+    objective = quick_start_objective(model, "ml-100k", config_dict=config, threads=1)
     options = TuneOptions(num_cpus=2, gpus_per_trial=0, storage_path=str(tmp_path / "ray"),
                           output=str(tmp_path / "tuning.json"))
+    return tune_hyperparameters(parse_params_text(params), objective, options)
 
-    report = tune_hyperparameters(specs, objective, options)
+
+def test_learning_rate_grid_on_tiny_ml100k(tiny_run_config: dict, tmp_path: Path) -> None:
+    report = tune_on_tiny_ml100k("GRU4Rec", "learning_rate choice [0.01,0.001]\n", tiny_run_config, tmp_path)
 
     trials = report["trials"]
     assert [trial["status"] for trial in trials] == ["ok", "ok"], [trial["error"] for trial in trials]
@@ -31,12 +34,7 @@ def test_learning_rate_grid_on_tiny_ml100k(tiny_run_config: dict, tmp_path: Path
 
 
 def test_non_neural_baseline_grid_through_ray(tiny_run_config: dict, tmp_path: Path) -> None:
-    specs = parse_params_text("sr_steps choice [1,5]\n")
-    objective = quick_start_objective("SR", "ml-100k", config_dict=tiny_run_config, threads=1)
-    options = TuneOptions(num_cpus=2, gpus_per_trial=0, storage_path=str(tmp_path / "ray"),
-                          output=str(tmp_path / "tuning.json"))
-
-    report = tune_hyperparameters(specs, objective, options)
+    report = tune_on_tiny_ml100k("SR", "sr_steps choice [1,5]\n", tiny_run_config, tmp_path)
 
     trials = report["trials"]
     assert [trial["status"] for trial in trials] == ["ok", "ok"], [trial["error"] for trial in trials]
