@@ -144,6 +144,7 @@ def test_grid_on_two_nodes_survives_a_killed_worker(two_nodes, tiny_run_config: 
     assert benchmark([2025, 2026])[0].ran == 0
 
     cluster.remove_node(worker)
+    cluster.wait_for_nodes()
     stored_before = {path: path.read_text() for path in store.runs_dir.glob("*/*/seed*.json")}
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -155,6 +156,9 @@ def test_grid_on_two_nodes_survives_a_killed_worker(two_nodes, tiny_run_config: 
         killer.join(timeout=30)
     finally:
         ray.shutdown()
+    # The next driver must not join before the GCS has marked the killed node dead: Ray would attach it to that
+    # node's raylet (same address) and the driver process would exit with status 1 from inside Ray.
+    cluster.wait_for_nodes(timeout=120)
     (killed_run,) = [path.name for path in markers.iterdir()]
     killed_model, killed_seed = killed_run.split("-seed")
     assert any(line.startswith(f"retrying ml-100k {killed_model} seed {killed_seed} after lost (NodeDiedError")
