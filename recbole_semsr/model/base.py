@@ -37,8 +37,9 @@ class SessionModel(SequentialRecommender):
         return self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
 
     def full_sort_predict(self, interaction) -> torch.Tensor:
-        """[B, n_items] logits over every item."""
-        return self.logit_scale * self.session_vector(interaction) @ self.item_table().t()
+        """[B, n_items] logits over every item (the scale multiplies the B x d session vectors, not the B x n
+        logits)."""
+        return (self.logit_scale * self.session_vector(interaction)) @ self.item_table().t()
 
     def predict(self, interaction) -> torch.Tensor:
         """[B] logit of each row's candidate item."""

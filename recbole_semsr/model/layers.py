@@ -7,6 +7,31 @@ from torch import nn
 from recbole_semsr.data.session_graph import PackedSessionGraph, SessionGraph
 
 
+class _UnitRows(torch.autograd.Function):
+    """Forward as `F.normalize(x, dim=-1, eps=eps)`; backward in one fused expression (fewer passes over x)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, eps: float) -> torch.Tensor:
+        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+        denominator = norm.clamp_min(eps)
+        unit = x / denominator
+        ctx.save_for_backward(unit, denominator, norm >= eps)
+        return unit
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        unit, denominator, through_norm = ctx.saved_tensors
+        radial = (grad * unit).sum(dim=-1, keepdim=True) * through_norm
+        return torch.addcmul(grad, unit, radial, value=-1) / denominator, None
+
+
+def unit_rows(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Each row of `x` divided by its L2 norm (at least `eps`): the values of `F.normalize(x, dim=-1, eps=eps)`, with
+    a backward pass that reads x about half as often (the item tables of NISER and SemSR-F are normalised at every
+    training step)."""
+    return _UnitRows.apply(x, eps)
+
+
 def uniform_init(module: nn.Module, dim: int) -> None:
     """Every parameter ~ Uniform(-1/sqrt(d), 1/sqrt(d)), the initialisation of SR-GNN, NISER and MSGAT."""
     bound = 1.0 / dim**0.5

@@ -23,7 +23,7 @@ from torch import nn
 
 from recbole_semsr.data.session_graph import build_session_graph, position_mask, trim_padding
 from recbole_semsr.model.base import SessionModel
-from recbole_semsr.model.layers import GatedGraphCell, gather_last, uniform_init
+from recbole_semsr.model.layers import GatedGraphCell, gather_last, uniform_init, unit_rows
 
 NEIGHBOUR_SOURCES = ("memory", "batch")
 _ALPHA_FLOOR = 1.0 + 1e-5  # alpha-entmax needs alpha > 1; the official code lifts an exact 1 to 1.00001
@@ -253,7 +253,7 @@ class MSGAT(SessionModel):
 
     def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
         """L2-normalised item embeddings."""
-        return F.normalize(super().item_table(item_ids), dim=-1)
+        return unit_rows(super().item_table(item_ids))
 
     def session_vector(self, interaction) -> torch.Tensor:
         """Session vectors of a batch; the dataset's session ids keep a session's own prefixes out of its memory."""
@@ -327,7 +327,7 @@ class MSGAT(SessionModel):
                               + self.gate_position(seq_hidden))
         global_state = self.global_attention(positions_out, gates, target, mask)
         decoded = self.decoder_dropout(F.selu(self.decoder(torch.cat([global_state, target], dim=-1))))
-        return F.normalize(decoded, dim=-1)
+        return unit_rows(decoded)
 
     def relation_vector(self, nodes: torch.Tensor, session_ids: torch.Tensor | None) -> torch.Tensor:
         """Inter-session channel: normalised selu of the overlap-weighted average of session item sums.

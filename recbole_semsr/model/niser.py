@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from recbole_semsr.data.session_graph import build_packed_graph, position_mask, trim_padding
 from recbole_semsr.model.base import SessionModel
-from recbole_semsr.model.layers import GatedGraphCell, SoftAttentionReadout, gather_last, uniform_init
+from recbole_semsr.model.layers import GatedGraphCell, SoftAttentionReadout, gather_last, uniform_init, unit_rows
 
 
 class NISER(SessionModel):
@@ -34,17 +33,17 @@ class NISER(SessionModel):
 
     def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
         """L2-normalised item embeddings."""
-        return F.normalize(super().item_table(item_ids), dim=-1)
+        return unit_rows(super().item_table(item_ids))
 
     def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         """L2-normalised session vector [B, d]."""
         item_seq = trim_padding(item_seq, item_seq_len)
         graph = build_packed_graph(item_seq, item_seq_len)
-        hidden = F.normalize(self.item_dropout(self.item_embedding(graph.nodes)), dim=-1)
+        hidden = unit_rows(self.item_dropout(self.item_embedding(graph.nodes)))
         for _ in range(self.step):
             hidden = self.gnn(hidden, graph)
         seq_hidden = hidden[graph.alias]
         seq_hidden = seq_hidden + self.position_embedding.weight[: item_seq.size(1)]
         last = gather_last(seq_hidden, item_seq_len)
         session = self.readout(seq_hidden, last, position_mask(item_seq_len, item_seq.size(1)))
-        return F.normalize(session, dim=-1)
+        return unit_rows(session)

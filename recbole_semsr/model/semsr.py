@@ -16,7 +16,7 @@ from torch import nn
 from recbole_semsr.data.session_graph import position_mask, trim_padding
 from recbole_semsr.embeddings import load_item_embeddings
 from recbole_semsr.model.base import SessionModel
-from recbole_semsr.model.layers import SoftAttentionReadout, gather_last
+from recbole_semsr.model.layers import SoftAttentionReadout, gather_last, unit_rows
 
 
 class LLMSessionEncoder(nn.Module):
@@ -100,7 +100,7 @@ class SemanticFusionModel(SessionModel):
         return super().train(mode)
 
     def _maybe_normalize(self, vectors: torch.Tensor) -> torch.Tensor:
-        return F.normalize(vectors, dim=-1) if self.normalize else vectors
+        return unit_rows(vectors) if self.normalize else vectors
 
     def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         """s = W4 [s_m; s_l], optionally L2-normalised."""
