@@ -204,3 +204,26 @@ def test_every_sem_variant_is_named_after_its_module_attribute_and_covers_every_
         assert getattr(sem_models, cls.__name__) is cls and MODELS[cls.__name__] is cls
     bases = sem_models.PAPER_BASES + sem_models.RECBOLE_BASES
     assert {cls.__name__ for cls in sem_models.SEM_MODELS} == {f"Sem{b.__name__}_{v}" for b in bases for v in "IF"}
+
+
+def test_truncated_svd_projection_keeps_inner_products_of_low_rank_vectors():
+    basis = torch.randn(2, 5, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    vectors = (torch.randn(7, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64) @ basis).float()
+    projected, kept = semsr.truncated_svd_projection(vectors, 2)
+    assert projected.shape == (7, 2)
+    assert kept == pytest.approx(1.0)
+    assert torch.allclose(projected @ projected.t(), vectors @ vectors.t(), atol=1e-4)
+    one_dim, kept_one = semsr.truncated_svd_projection(vectors, 1)
+    assert 0 < kept_one < 1
+    assert kept_one == pytest.approx(float(one_dim.square().sum() / vectors.square().sum()), rel=1e-5)
+
+
+def test_sem_llm_dim_reduces_the_llm_table_and_keeps_the_padding_row_zero(build_model, llm_table):
+    model = build_model(MODELS["SemNISER_F"], n_items=N_ITEMS, embedding_size=4, sem_llm_dim=3)
+    assert model.fusion.llm_table.shape == (N_ITEMS, 3)
+    assert torch.equal(model.fusion.llm_table[0], torch.zeros(3))
+    assert model.fusion.item_projection_l.in_features == 3
+    model.calculate_loss(make_batch([[1, 2, 3], [4, 5]], [6, 7])).backward()
+    assert model.fusion.item_projection_l.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="sem_llm_dim must be between 1 and the LLM vector size 6, got 7"):
+        build_model(MODELS["SemNISER_F"], n_items=N_ITEMS, embedding_size=4, sem_llm_dim=7)
