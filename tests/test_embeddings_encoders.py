@@ -140,7 +140,8 @@ def test_cli_encodes_then_reuses_and_reports_items_per_second(
     arguments = ["--dataset=tiny", f"--data_path={tmp_path}", f"--embedding_dir={tmp_path / 'cache'}",
                  "--sem_text_template=['{title}']", "--sem_encoder_options={'device': 'cpu'}"]
     assert cli_main(arguments) == 0
-    first = capsys.readouterr().out
+    first, progress = capsys.readouterr()
+    assert "encoding items (minilm)" in progress and "3/3" in progress and " items/s]" in progress
     assert "| items | 3 |" in first and "| dimension | 384 |" in first and "| this run | encoded in" in first
     assert "| device | cpu fp32 |" in first
     assert float(first.split("| items/second | ")[1].split(" ")[0]) > 0
@@ -165,6 +166,7 @@ def test_length_sorted_batches_give_the_vectors_of_batches_in_input_order(minilm
     permutation = np.random.default_rng(0).permutation(len(texts))
     permuted = minilm.encode([texts[index] for index in permutation], batch_size=8, show_progress=False)
     np.testing.assert_allclose(permuted, sorted_path[permutation], atol=1e-5)
+    assert minilm.encode([], show_progress=False).shape == (0, 384)
 
 
 def test_batches_are_sorted_by_word_pieces_not_characters(minilm: TextEncoder, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -140,9 +140,9 @@ class TextEncoder(ABC):
     def __init__(self, spec: EncoderSpec) -> None:
         self.spec = spec
         self.device = resolve_device(spec.options.get("device"))
-        fp16 = spec.options.get("fp16")
-        self.bf16 = spec.options.get("precision") == "bf16"
-        self.fp16 = spec.options.get("precision") is None and (
+        fp16, precision = spec.options.get("fp16"), spec.options.get("precision")
+        self.bf16 = precision == "bf16"
+        self.fp16 = precision is None and (
             self.device.startswith("cuda") if fp16 is None else bool(fp16) and self.device != "cpu"
         )
         load_or_explain(self._load, spec)
@@ -179,7 +179,7 @@ class TextEncoder(ABC):
     def text_lengths(self, texts: Sequence[str]) -> list[int]:
         """Sort key of each text for length-sorted batching: its number of tokens, or of characters without a
         tokenizer."""
-        if self.tokenizer is None:
+        if self.tokenizer is None or not texts:
             return [len(text) for text in texts]
         tokens = self.tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False, verbose=False)
         return [len(ids) for ids in tokens["input_ids"]]
