@@ -33,7 +33,7 @@ from recbole_semsr.embeddings.errors import (
 
 COMMON_OPTIONS: dict[str, Any] = {"device": None, "fp16": None, "max_length": None, "prompt": None, "precision": None}
 PRECISIONS = ("fp32", "bf16")
-# Options added after cache files were first written: left out of the fingerprint while unset, so those files stay valid.
+# Options added after cache files were first written: left out of the fingerprint while unset (those files stay valid).
 FINGERPRINT_WHEN_SET = ("precision",)
 ANGLE_DEFAULT_MODEL = "WhereIsAI/UAE-Large-V1"
 LLM2VEC_DEFAULT_MODEL = "McGill-NLP/LLM2Vec-Meta-Llama-31-8B-Instruct-mntp"
