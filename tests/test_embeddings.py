@@ -21,7 +21,13 @@ from recbole_semsr.embeddings import (
     load_item_embeddings,
 )
 from recbole_semsr.embeddings import loader
-from recbole_semsr.embeddings.encoders import EncoderSpec, TextEncoder, encoder_spec, l2_normalise
+from recbole_semsr.embeddings.encoders import (
+    EncoderSpec,
+    TextEncoder,
+    encoder_spec,
+    l2_normalise,
+    length_sorted_order,
+)
 from recbole_semsr.embeddings.item_file import format_float, read_item_file
 from recbole_semsr.embeddings.item_text import render_item_texts
 from recbole_semsr.embeddings.store import read_itememb
@@ -173,6 +179,31 @@ def test_encoder_spec_validates_names_and_options() -> None:
     assert encoder_spec("llm2vec").options["peft_model_path"].endswith("-mntp-supervised")
     assert encoder_spec("llm2vec", "/models/llama").options["peft_model_path"] is None
     assert encoder_spec("angle", pooling="avg").options["pooling"] == "avg"
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
+        encoder_spec("minilm", precision="int8")
+    with pytest.raises(ValueError, match="fp16: true contradicts precision: bf16"):
+        encoder_spec("minilm", precision="bf16", fp16=True)
+
+
+def test_an_unset_precision_keeps_the_fingerprint_of_caches_written_before_it_existed() -> None:
+    assert encoder_spec("minilm").describe()["options"] == {"fp16": None, "max_length": None, "prompt": None}
+    assert encoder_spec("minilm", precision="bf16").describe()["options"]["precision"] == "bf16"
+
+
+def test_length_sorted_order_puts_the_longest_first_and_keeps_ties_in_input_order() -> None:
+    assert length_sorted_order([3, 9, 3, 1, 9]) == [1, 4, 0, 2, 3]
+    assert length_sorted_order([]) == []
+
+
+def test_encode_batches_texts_longest_first_and_returns_rows_in_input_order() -> None:
+    encoder = FakeEncoder(encoder_spec("minilm", device="cpu"))
+    texts = ["a", "a b c d e", "a b", "a b c d e f g", "a b c"]
+    vectors = encoder.encode(texts, batch_size=2, show_progress=False)
+    assert FakeEncoder.calls[1:] == [["a b c d e f g", "a b c d e"], ["a b c", "a b"], ["a"]]
+    np.testing.assert_allclose(vectors, l2_normalise(np.stack([text_vector(text) for text in texts])), rtol=1e-6)
+    permutation = [3, 0, 4, 2, 1]
+    permuted = encoder.encode([texts[index] for index in permutation], batch_size=2, show_progress=False)
+    np.testing.assert_array_equal(permuted, vectors[permutation])
 
 
 def test_l2_normalise_rejects_zero_and_nan_rows() -> None:
@@ -251,6 +282,7 @@ def test_second_run_reuses_the_cache_without_building_the_encoder(tmp_path: Path
     assert second.tolist() == first.tolist()
     index = json.loads(next((tmp_path / "cache" / "tiny").glob("minilm-*.json")).read_text())
     assert index["item_ids"] == ["i3", "i1", "i2"] and index["dim"] == 3 and index["items_per_second"] > 0
+    assert index["precision"] == "fp32"
 
 
 @pytest.mark.parametrize(
@@ -259,6 +291,8 @@ def test_second_run_reuses_the_cache_without_building_the_encoder(tmp_path: Path
         {"sem_text_template": ["{title}"]},
         {"sem_text_separator": " | "},
         {"sem_encoder_options": {"max_length": 32}},
+        {"sem_encoder_options": {"precision": "bf16"}},
+        {"sem_encoder_options": {"precision": "fp32"}},
         {"sem_encoder": "sentence-transformers", "sem_model_path": "/models/other"},
     ],
 )

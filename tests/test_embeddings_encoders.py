@@ -78,6 +78,9 @@ def test_llm2vec_encodes_with_every_pooling_mode_on_a_tiny_llama(tiny_llama: Pat
         np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
         results[pooling] = vectors
     assert not np.allclose(results["mean"], results["last_token"])
+    bf16 = get_encoder("llm2vec", tiny_llama, pooling="mean", precision="bf16", device="cpu")
+    cosines = np.sum(bf16.encode(texts, batch_size=2, show_progress=False) * results["mean"], axis=1)
+    assert cosines.min() >= 0.999
     instructed = get_encoder("llm2vec", tiny_llama, pooling="mean", instruction="Represent the product", device="cpu")
     assert not np.allclose(instructed.encode(texts, show_progress=False), results["mean"])
 
@@ -135,10 +138,78 @@ def test_cli_encodes_then_reuses_and_reports_items_per_second(
 ) -> None:
     write_recbole_dataset(tmp_path)
     arguments = ["--dataset=tiny", f"--data_path={tmp_path}", f"--embedding_dir={tmp_path / 'cache'}",
-                 "--sem_text_template=['{title}']"]
+                 "--sem_text_template=['{title}']", "--sem_encoder_options={'device': 'cpu'}"]
     assert cli_main(arguments) == 0
-    first = capsys.readouterr().out
+    first, progress = capsys.readouterr()
+    assert "encoding items (minilm)" in progress and "3/3" in progress and " items/s]" in progress
     assert "| items | 3 |" in first and "| dimension | 384 |" in first and "| this run | encoded in" in first
+    assert "| device | cpu fp32 |" in first
     assert float(first.split("| items/second | ")[1].split(" ")[0]) > 0
     assert cli_main(arguments) == 0
     assert "| this run | reused cache in" in capsys.readouterr().out
+
+
+def varied_texts() -> list[str]:
+    """36 product-like texts of 1 to 400 words in shuffled length order; the longest exceed 256 word pieces."""
+    words = f"{TITLE} {UNRELATED} {NEAR_DUPLICATE}".split()
+    counts = np.random.default_rng(17).permutation([1, 2, 3, 4, 6, 8, 11, 15, 20, 30, 45, 60, 90, 140, 220, 400] * 2
+                                                   + [5, 12, 25, 70])
+    return [" ".join(words[(start + offset) % len(words)] for offset in range(count))
+            for start, count in enumerate(counts)]
+
+
+def test_length_sorted_batches_give_the_vectors_of_batches_in_input_order(minilm: TextEncoder) -> None:
+    texts = varied_texts()
+    sorted_path = minilm.encode(texts, batch_size=8, show_progress=False)
+    input_order = minilm.encode_batches(texts, range(len(texts)), batch_size=8, show_progress=False)
+    np.testing.assert_allclose(sorted_path, input_order, atol=1e-4)
+    permutation = np.random.default_rng(0).permutation(len(texts))
+    permuted = minilm.encode([texts[index] for index in permutation], batch_size=8, show_progress=False)
+    np.testing.assert_allclose(permuted, sorted_path[permutation], atol=1e-5)
+    assert minilm.encode([], show_progress=False).shape == (0, 384)
+
+
+def test_batches_are_sorted_by_word_pieces_not_characters(minilm: TextEncoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    few_pieces, many_pieces = "internationalization", "a b c d e f g h i j"
+    assert len(few_pieces) > len(many_pieces)
+    few, many = minilm.text_lengths([few_pieces, many_pieces])
+    assert few <= 2 and many == 10
+    batches: list[list[str]] = []
+    encode_batch = minilm._encode_batch
+    monkeypatch.setattr(minilm, "_encode_batch", lambda texts: batches.append(texts) or encode_batch(texts))
+    texts = varied_texts()
+    minilm.encode(texts, batch_size=8, show_progress=False)
+    pieces = [minilm.text_lengths(batch) for batch in batches]
+    assert sorted(text for batch in batches for text in batch) == sorted(texts)
+    assert all(min(earlier) >= max(later) for earlier, later in zip(pieces, pieces[1:]))
+
+
+def test_minilm_truncates_at_256_word_pieces_by_default_and_at_max_length_when_set(minilm: TextEncoder) -> None:
+    long_text = " ".join([TITLE] * 30)
+    assert minilm.text_lengths([long_text])[0] > 300 and minilm.model.max_seq_length == 256
+    longer = f"{long_text} {UNRELATED}"
+    np.testing.assert_array_equal(*[minilm.encode([text], show_progress=False) for text in (long_text, longer)])
+    short = get_encoder("minilm", device="cpu", max_length=16)
+    title_vector, extended = [short.encode([text], show_progress=False) for text in (TITLE, f"{TITLE} {UNRELATED}")]
+    np.testing.assert_allclose(title_vector, extended, atol=1e-6)
+    assert not np.allclose(minilm.encode([TITLE], show_progress=False),
+                           minilm.encode([f"{TITLE} {UNRELATED}"], show_progress=False), atol=1e-3)
+
+
+def test_bf16_stays_within_cosine_0999_of_float32_and_is_really_bf16(minilm: TextEncoder) -> None:
+    """bfloat16 keeps 8 mantissa bits (relative rounding 2^-9 per operand), products accumulate in float32 and
+    LayerNorm/softmax stay float32 under autocast; on these texts the lowest cosine is about 0.9999, so 0.999 leaves
+    a margin of ten while still failing for a broken model or cast."""
+    texts = varied_texts() + [TITLE, NEAR_DUPLICATE, UNRELATED]
+    bf16 = get_encoder("minilm", device="cpu", precision="bf16")
+    exact, fast = minilm.encode(texts, show_progress=False), bf16.encode(texts, show_progress=False)
+    assert (bf16.precision, minilm.precision) == ("bf16", "fp32") and fast.dtype == np.float32
+    cosines = np.sum(exact * fast, axis=1)
+    assert cosines.min() >= 0.999
+    assert 1e-6 < np.abs(exact - fast).max() < 0.01
+
+
+def test_the_progress_bar_counts_items_per_second(minilm: TextEncoder, capsys: pytest.CaptureFixture[str]) -> None:
+    minilm.encode([TITLE, NEAR_DUPLICATE, UNRELATED], batch_size=2, show_progress=True)
+    progress = capsys.readouterr().err
+    assert "encoding items (minilm)" in progress and "3/3" in progress and " items/s]" in progress

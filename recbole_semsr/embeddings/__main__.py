@@ -48,6 +48,11 @@ def config_overrides(args: argparse.Namespace, extra: list[str]) -> dict[str, An
     return {**{key: value for key, value in flags.items() if value is not None}, **parse_overrides(extra)}
 
 
+def compute_precision(meta: dict[str, Any]) -> str:
+    """`fp32`, `fp16` or `bf16` as recorded in a cache index (files written before `precision` say only `fp16`)."""
+    return meta.get("precision") or ("fp16" if meta.get("fp16") else "fp32")
+
+
 def report_table(config: Any, stored: StoredEmbeddings, seconds: float) -> str:
     """Markdown table of what was encoded (or reused) and how fast."""
     meta = stored.meta
@@ -60,7 +65,7 @@ def report_table(config: Any, stored: StoredEmbeddings, seconds: float) -> str:
         ("encoder", f"{encoder.get('name')} ({encoder.get('model_path')})"),
         ("items", f"{len(stored.item_ids):,}"),
         ("dimension", str(stored.vectors.shape[1])),
-        ("device", f"{meta.get('device')}{' fp16' if meta.get('fp16') else ''}"),
+        ("device", f"{meta.get('device')} {compute_precision(meta)}"),
         ("encode seconds", f"{meta.get('encode_seconds')}" + (" (when the cache was written)" if reused else "")),
         ("items/second", f"{speed}" + (" (when the cache was written)" if reused else "")),
         ("this run", f"{'reused cache' if reused else 'encoded'} in {seconds:.1f} s"),

@@ -84,6 +84,7 @@ def encode_texts(spec: EncoderSpec, texts: list[str], batch_size: int, show_prog
     return vectors, {
         "device": encoder.device,
         "fp16": encoder.fp16,
+        "precision": encoder.precision,
         "encode_seconds": round(seconds, 3),
         "items_per_second": round(len(texts) / seconds, 1) if seconds > 0 else None,
     }
