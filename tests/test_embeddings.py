@@ -230,6 +230,17 @@ def test_loader_maps_rows_to_recbole_ids_whatever_the_file_order(tmp_path: Path)
     assert table.tolist() == [[0, 0], [2, 20], [3, 30], [1, 10]]
 
 
+def test_rows_are_copied_in_chunks_to_the_same_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [f"i{k}\t{k} {10 * k}\n" for k in range(7, 0, -1)]
+    emb = write_itememb(tmp_path / "v.itememb", rows)
+    dataset = fake_dataset({"[PAD]": 0, **{f"i{k}": k for k in range(1, 8)}})
+    whole = load_item_embeddings({"sem_embedding_file": str(emb)}, dataset)
+    monkeypatch.setattr(loader, "ALIGN_CHUNK_ROWS", 3)
+    chunked = load_item_embeddings({"sem_embedding_file": str(emb)}, dataset)
+    assert torch.equal(chunked, whole)
+    assert whole.tolist() == [[0, 0]] + [[k, 10 * k] for k in range(1, 8)]
+
+
 @pytest.mark.parametrize(
     ("rows", "config", "error", "message"),
     [

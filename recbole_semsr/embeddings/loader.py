@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import torch
 
 logger = logging.getLogger(__name__)
+ALIGN_CHUNK_ROWS = 65_536
 
 
 def setting(config: Any, key: str) -> Any:
@@ -130,9 +131,17 @@ def align_to_item_ids(stored: StoredEmbeddings, token2id: dict[str, int], item_n
     table = np.zeros((item_num, dim), dtype=np.float32)
     ids = np.fromiter(wanted.values(), dtype=np.int64, count=len(wanted))
     rows = np.fromiter((row_of[token] for token in wanted), dtype=np.int64, count=len(wanted))
-    table[ids] = stored.vectors[rows]
+    copy_rows(stored.vectors, rows, table, ids)
     report_zero_vectors(table, ids, list(wanted), stored.source)
     return table
+
+
+def copy_rows(source: np.ndarray, rows: np.ndarray, target: np.ndarray, ids: np.ndarray) -> None:
+    """target[ids] = source[rows], `ALIGN_CHUNK_ROWS` rows at a time: the gathered temporary stays small (at
+    Amazon-M2 scale a whole-table gather would hold a third copy of the vectors, about 2 GB)."""
+    for start in range(0, len(ids), ALIGN_CHUNK_ROWS):
+        end = start + ALIGN_CHUNK_ROWS
+        target[ids[start:end]] = source[rows[start:end]]
 
 
 def report_unused_vectors(stored: StoredEmbeddings, wanted: dict[str, int]) -> None:
@@ -145,7 +154,7 @@ def report_unused_vectors(stored: StoredEmbeddings, wanted: dict[str, int]) -> N
 
 def report_zero_vectors(table: np.ndarray, ids: np.ndarray, tokens: list[str], source: str) -> None:
     """Warn about dataset items whose vector is all zeros (they carry no text signal)."""
-    zero = ~table[ids].any(axis=1)
+    zero = ~table.any(axis=1)[ids]
     if zero.any():
         examples = [tokens[index] for index in np.flatnonzero(zero)[:5]]
         logger.warning(f"{source}: {int(zero.sum())} of {len(tokens)} dataset items have an all-zero vector "
