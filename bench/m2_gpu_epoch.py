@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from m2_scale import check_sessions, holdout_size, random_unit_vectors
+from m2_scale import check_sessions, holdout_size, publish_report, random_unit_vectors
 from m2_synthetic import PRODUCTS_FILE, SESSIONS_FILE, generate, positive_int
 
 DATASET = "kdd_m2_uk"
@@ -226,10 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_sessions(parser, args.sessions)
     parts, facts = train_one_epoch(args)
     report = format_report(parts, facts, argv)
-    print(report, end="")
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(report, encoding="utf-8")
+    publish_report(report, args.output)
     return 0
 
 

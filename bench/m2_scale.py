@@ -302,6 +302,14 @@ def check_sessions(parser: argparse.ArgumentParser, sessions: int) -> None:
         parser.error("--sessions must be at least 3 (train, valid and test need one session each)")
 
 
+def publish_report(report: str, output: Path | None) -> None:
+    """Print the Markdown report and, when ``output`` is given, also write it there."""
+    print(report, end="")
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report, encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -319,10 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 1
     report = format_report(rows, argv)
-    print(report, end="")
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(report, encoding="utf-8")
+    publish_report(report, args.output)
     return 0
 
 
