@@ -9,6 +9,7 @@ import yaml
 
 from conftest import SEQUENTIAL_FIELDS, StubDataset
 from recbole_semsr.config import PROPERTIES_DIR
+from recbole_semsr.data.session_graph import trim_padding
 from recbole_semsr.model.msgat import (
     MSGAT,
     TargetGlobalAttention,
@@ -17,6 +18,7 @@ from recbole_semsr.model.msgat import (
     session_overlap_graph,
     top_k_neighbour_weights,
 )
+from reference_models import DenseSessionGraphs, padded_msgat_intra_session
 
 N_ITEMS, MAX_LEN = 30, SEQUENTIAL_FIELDS["MAX_ITEM_LIST_LENGTH"]
 
@@ -85,14 +87,14 @@ def trained() -> dict[str, MSGAT]:
     return models
 
 
-def test_self_attention_weights_are_sparse_sum_to_one_and_skip_padding() -> None:
+def test_self_attention_weights_are_sparse_sum_to_one_and_skip_padding_keys_and_queries() -> None:
     torch.manual_seed(1)
     attention = TargetSelfAttention(dim=8, n_heads=2, dropout=0.0, entmax_iter=50)
     tokens = 5.0 * torch.randn(3, 7, 8)
     key_mask = torch.tensor([[True] * 7, [True] * 4 + [False] * 2 + [True], [True] * 2 + [False] * 4 + [True]])
     weights, _ = attention.attention_weights(tokens, key_mask)
     assert weights.shape == (3, 2, 7, 7)
-    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(3, 2, 7))
+    torch.testing.assert_close(weights.sum(dim=-1), key_mask[:, None, :].expand(3, 2, 7).float())
     assert torch.all(weights[~key_mask[:, None, None, :].expand_as(weights)] == 0)
     exact_zeros_on_real_keys = (weights == 0) & key_mask[:, None, None, :]
     assert exact_zeros_on_real_keys.any(), "alpha-entmax should give some real keys exactly zero weight"
@@ -237,3 +239,46 @@ def test_forward_never_writes_the_memory_the_trainer_does() -> None:
     assert len(model.memory) == 4
     model.remember_training_batch()  # nothing new since
     assert len(model.memory) == 4
+
+
+def padded_reference_vectors(model: MSGAT, item_seq: torch.Tensor, lengths: torch.Tensor):
+    """(intra-session vectors, graph nodes) as the padded reference computes them, in one group."""
+    nodes = DenseSessionGraphs(item_seq, lengths).nodes[:, : int(lengths.max())]
+    return padded_msgat_intra_session(model, trim_padding(item_seq, lengths), lengths), nodes
+
+
+def test_packed_channel_gives_the_padded_reference_scores(trained: dict[str, MSGAT], monkeypatch) -> None:
+    """Row packing and the Newton entmax change no score: the same cosine scores to 1e-5 as the padded computation
+    with the `entmax` package's bisection (the code before both), on the test prefixes of a trained model."""
+    model = trained["memory"]
+    item_seq, lengths, ids, _ = prefix_samples(TEST_SESSIONS)
+    with torch.no_grad():
+        packed_vectors, packed_nodes = model.bucketed_intra_session_vectors(item_seq, lengths)
+        reference_vectors, reference_nodes = padded_reference_vectors(model, item_seq, lengths)
+        assert torch.equal(packed_nodes, reference_nodes)
+        torch.testing.assert_close(packed_vectors, reference_vectors, rtol=0, atol=1e-6)
+        packed_scores = eval_scores(model, FILE_ORDER, 7) / model.logit_scale
+        model.mark_memory_stale()
+        monkeypatch.setattr(model, "bucketed_intra_session_vectors",
+                            lambda seq, seq_len: padded_reference_vectors(model, seq, seq_len))
+        reference_scores = eval_scores(model, FILE_ORDER, 7) / model.logit_scale
+    model.mark_memory_stale()
+    torch.testing.assert_close(packed_scores, reference_scores, rtol=0, atol=1e-5)
+
+
+def test_packed_channel_gives_the_padded_reference_gradients(monkeypatch) -> None:
+    item_seq, lengths, ids, targets = prefix_samples(TRAIN_SESSIONS)
+    gradients = []
+    for packed in (True, False):
+        model = build_model(seed=3, attention_dropout=0.0, neighbour_dropout=0.0)
+        train_steps(model, steps=2)
+        model.train()
+        if not packed:
+            monkeypatch.setattr(model, "bucketed_intra_session_vectors",
+                                lambda seq, seq_len, model=model: padded_reference_vectors(model, seq, seq_len))
+        logits = model.logit_scale * model(item_seq, lengths, ids) @ model.item_table().t()
+        torch.nn.functional.cross_entropy(logits, targets).backward()
+        gradients.append({name: p.grad for name, p in model.named_parameters() if p.grad is not None})
+    assert gradients[0].keys() == gradients[1].keys() and len(gradients[0]) > 10
+    for name, gradient in gradients[1].items():
+        torch.testing.assert_close(gradients[0][name], gradient, rtol=1e-4, atol=1e-6, msg=name)

@@ -1,49 +1,24 @@
 import torch
 
-from recbole_semsr.data.session_graph import build_packed_graph, build_session_graph, trim_padding
-
-
-def reference_graph(items: list[int]) -> tuple[list[int], list[int], torch.Tensor, torch.Tensor]:
-    """SR-GNN's per-session construction, written out plainly."""
-    nodes = sorted(set(items))
-    alias = [nodes.index(i) for i in items]
-    n = len(items)
-    adjacency = torch.zeros(n, n)
-    for u, v in zip(alias[:-1], alias[1:]):
-        adjacency[u, v] = 1.0
-    out_degree = adjacency.sum(1, keepdim=True).clamp(min=1)
-    in_degree = adjacency.sum(0, keepdim=True).clamp(min=1)
-    return nodes, alias, (adjacency / in_degree).t(), adjacency / out_degree
-
-
-def test_graph_of_1_2_1_3_equals_hand_drawn():
-    graph = build_session_graph(torch.tensor([[1, 2, 1, 3, 0]]), torch.tensor([4]))
-    assert graph.nodes[0, :3].tolist() == [1, 2, 3]
-    assert graph.alias[0, :4].tolist() == [0, 1, 0, 2]
-    assert (graph.nodes != 0)[0].tolist() == [True, True, True, False, False]
-    # edges 1->2, 2->1, 1->3: node 1 has two successors (1/2 each), node 2 one, node 3 none
-    expected_out = torch.tensor([[0, 0.5, 0.5], [1, 0, 0], [0, 0, 0]])
-    # incoming: node 1 from 2, node 2 from 1, node 3 from 1 (each in-degree 1)
-    expected_in = torch.tensor([[0, 1.0, 0], [1, 0, 0], [1, 0, 0]])
-    assert torch.equal(graph.a_out[0, :3, :3], expected_out)
-    assert torch.equal(graph.a_in[0, :3, :3], expected_in)
-    assert graph.a_out[0, 3:].abs().sum() == 0 and graph.a_in[0, :, 3:].abs().sum() == 0
+from recbole_semsr.data.session_graph import build_packed_graph, trim_padding
+from reference_models import DenseSessionGraphs, reference_graph
 
 
 def test_repeated_transition_and_self_loop_count_once():
-    graph = build_session_graph(torch.tensor([[4, 4, 7, 4, 7]]), torch.tensor([5]))
+    graph = build_packed_graph(torch.tensor([[4, 4, 7, 4, 7]]), torch.tensor([5]))
     # nodes [4, 7]; edges 4->4, 4->7, 7->4 (4->7 twice, counted once)
-    assert graph.nodes[0, :2].tolist() == [4, 7]
-    assert torch.equal(graph.a_out[0, :2, :2], torch.tensor([[0.5, 0.5], [1.0, 0.0]]))
-    assert torch.equal(graph.a_in[0, :2, :2], torch.tensor([[0.5, 0.5], [1.0, 0.0]]))
+    assert graph.nodes.tolist() == [4, 7]
+    edges = sorted(zip(graph.source.tolist(), graph.target.tolist(), graph.out_weight.tolist(),
+                       graph.in_weight.tolist()))
+    assert edges == [(0, 0, 0.5, 0.5), (0, 1, 0.5, 1.0), (1, 0, 1.0, 0.5)]
 
 
-def test_batch_matches_per_session_reference():
+def test_dense_reference_of_a_batch_matches_per_session_reference():
     generator = torch.Generator().manual_seed(0)
     lengths = torch.tensor([1, 2, 5, 8, 8, 3])
     seq = torch.randint(1, 6, (6, 8), generator=generator)
     seq[torch.arange(8) >= lengths.unsqueeze(1)] = 0
-    graph = build_session_graph(seq, lengths)
+    graph = DenseSessionGraphs(seq, lengths)
     for row, length in enumerate(lengths.tolist()):
         nodes, alias, a_in, a_out = reference_graph(seq[row, :length].tolist())
         n = len(nodes)
@@ -64,7 +39,7 @@ def test_packed_graph_propagates_exactly_as_the_dense_graph():
     lengths = torch.tensor([1, 2, 5, 8, 8, 3])
     seq = torch.randint(1, 6, (6, 8), generator=generator)
     seq[torch.arange(8) >= lengths.unsqueeze(1)] = 0
-    dense, packed = build_session_graph(seq, lengths), build_packed_graph(seq, lengths)
+    dense, packed = DenseSessionGraphs(seq, lengths), build_packed_graph(seq, lengths)
     assert packed.nodes.tolist() == dense.nodes[(dense.nodes != 0)].tolist()
     features = torch.randn(len(packed.nodes), 3, generator=generator)
     dense_features = torch.zeros(6, 8, 3)
@@ -75,11 +50,14 @@ def test_packed_graph_propagates_exactly_as_the_dense_graph():
     assert torch.allclose(dense_out[(dense.nodes != 0)], packed_out, atol=1e-6)
     valid = torch.arange(8) < lengths.unsqueeze(1)
     assert torch.equal(packed.nodes[packed.alias][valid], seq[valid])
+    dense_slot = torch.arange(8).expand(6, 8)[dense.nodes != 0]
+    assert torch.equal(packed.node_slot, dense_slot)
 
 
 def test_packed_graph_of_1_2_1_3():
     graph = build_packed_graph(torch.tensor([[1, 2, 1, 3], [5, 5, 0, 0]]), torch.tensor([4, 2]))
     assert graph.nodes.tolist() == [1, 2, 3, 5]
+    assert graph.node_slot.tolist() == [0, 1, 2, 0]
     assert graph.alias.tolist() == [[0, 1, 0, 2], [3, 3, 0, 0]]
     edges = sorted(zip(graph.source.tolist(), graph.target.tolist(), graph.out_weight.tolist(),
                        graph.in_weight.tolist()))

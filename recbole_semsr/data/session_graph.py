@@ -7,36 +7,21 @@ import torch
 
 
 @dataclass
-class SessionGraph:
-    """Dense SR-GNN graphs of a batch of sessions; N = number of node slots (= padded sequence length).
-
-    nodes:     [B, N] item id of each node (unique items of the session, ascending; 0 in unused slots)
-    alias:     [B, L] node index of each sequence position
-    a_in:      [B, N, N] a_in[v, u] = 1 / in-degree(v) for each edge u -> v
-    a_out:     [B, N, N] a_out[u, v] = 1 / out-degree(u) for each edge u -> v
-    """
-
-    nodes: torch.Tensor
-    alias: torch.Tensor
-    a_in: torch.Tensor
-    a_out: torch.Tensor
-
-    def propagate(self, to_successors: torch.Tensor, to_predecessors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Degree-normalised sums over incoming and outgoing edges of node features [B, N, d]."""
-        return self.a_in @ to_successors, self.a_out @ to_predecessors
-
-
-@dataclass
 class PackedSessionGraph:
-    """The graphs of a batch as one disjoint graph over the T distinct (session, item) nodes, with an edge list.
+    """SR-GNN's session graphs of a batch as one disjoint graph over the T distinct (session, item) nodes.
+
+    Each session's distinct items become nodes; consecutive clicks i_j -> i_{j+1} become directed edges (a repeated
+    transition counts once), weighted by SR-GNN's degree normalisation.
 
     nodes:  [T] item id of each node (sessions one after another, items ascending within a session)
+    node_slot: [T] index of each node within its own session (0, 1, ... in item order)
     alias:  [B, L] node index (into `nodes`) of each sequence position; 0 at padding positions
     source, target: [E] the distinct directed edges u -> v
     in_weight, out_weight: [E] 1 / in-degree(v) and 1 / out-degree(u)
     """
 
     nodes: torch.Tensor
+    node_slot: torch.Tensor
     alias: torch.Tensor
     source: torch.Tensor
     target: torch.Tensor
@@ -44,7 +29,7 @@ class PackedSessionGraph:
     out_weight: torch.Tensor
 
     def propagate(self, to_successors: torch.Tensor, to_predecessors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Degree-normalised sums over incoming and outgoing edges of node features [T, d] (as SessionGraph)."""
+        """Degree-normalised sums over incoming and outgoing edges of node features [T, d]."""
         incoming = torch.zeros_like(to_successors).index_add_(
             0, self.target, to_successors[self.source] * self.in_weight.unsqueeze(1))
         outgoing = torch.zeros_like(to_predecessors).index_add_(
@@ -72,9 +57,9 @@ def _sorted_nodes(item_seq: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Te
 
 
 def build_packed_graph(item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> PackedSessionGraph:
-    """The same graphs as `build_session_graph`, packed: work then scales with the distinct items, not B x L."""
-    batch_size, length = item_seq.shape
-    valid = position_mask(item_seq_len, length)
+    """The packed session graphs of a batch (items left-aligned, 0-padded after `item_seq_len`): work scales with
+    the distinct items, not B x L."""
+    valid = position_mask(item_seq_len, item_seq.size(1))
     sorted_key, starts_new_node, node_of_sorted, order, is_item = _sorted_nodes(item_seq, valid)
     node_starts = starts_new_node & is_item
     offsets = node_starts.sum(dim=1).cumsum(dim=0) - node_starts.sum(dim=1)
@@ -88,30 +73,7 @@ def build_packed_graph(item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> Pa
     out_degree = torch.bincount(source, minlength=n_nodes).float()
     in_degree = torch.bincount(target, minlength=n_nodes).float()
     return PackedSessionGraph(
-        nodes=sorted_key[node_starts], alias=alias, source=source, target=target,
+        nodes=sorted_key[node_starts], node_slot=node_of_sorted[node_starts], alias=alias,
+        source=source, target=target,
         in_weight=1.0 / in_degree[target], out_weight=1.0 / out_degree[source],
     )
-
-
-def build_session_graph(item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> SessionGraph:
-    """Session graph of each row of `item_seq` (items left-aligned, padded with 0 after `item_seq_len`).
-
-    Each session's distinct items become nodes; consecutive clicks i_j -> i_{j+1} become directed edges
-    (a repeated transition counts once), and the in/out adjacency is normalised by degree as in SR-GNN.
-    """
-    batch_size, length = item_seq.shape
-    valid = position_mask(item_seq_len, length)
-    sorted_key, _, node_of_sorted, order, is_item = _sorted_nodes(item_seq, valid)
-
-    alias = torch.empty_like(item_seq).scatter_(1, order, node_of_sorted)
-    nodes = torch.zeros_like(item_seq).scatter_(1, node_of_sorted, torch.where(is_item, sorted_key, 0))
-
-    edges = torch.zeros(batch_size, length, length, device=item_seq.device)
-    has_edge = valid[:, 1:]
-    batch_index = torch.arange(batch_size, device=item_seq.device).unsqueeze(1).expand(-1, length - 1)
-    edges[batch_index[has_edge], alias[:, :-1][has_edge], alias[:, 1:][has_edge]] = 1.0
-
-    a_out = edges / edges.sum(dim=2, keepdim=True).clamp(min=1.0)
-    incoming = edges.transpose(1, 2)
-    a_in = incoming / incoming.sum(dim=2, keepdim=True).clamp(min=1.0)
-    return SessionGraph(nodes=nodes, alias=alias, a_in=a_in, a_out=a_out)

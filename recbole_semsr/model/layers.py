@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from recbole_semsr.data.session_graph import PackedSessionGraph, SessionGraph
+from recbole_semsr.data.session_graph import PackedSessionGraph
 
 
 class _UnitRows(torch.autograd.Function):
@@ -40,7 +40,7 @@ def uniform_init(module: nn.Module, dim: int) -> None:
 
 
 class GatedGraphCell(nn.Module):
-    """One step of SR-GNN's gated graph network on dense degree-normalised adjacency (Li et al. 2016; Wu et al. 2019)."""
+    """One step of SR-GNN's gated graph network over degree-normalised edges (Li et al. 2016; Wu et al. 2019)."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -49,9 +49,9 @@ class GatedGraphCell(nn.Module):
         self.input_gates = nn.Linear(2 * dim, 3 * dim)
         self.hidden_gates = nn.Linear(dim, 3 * dim)
 
-    def forward(self, hidden: torch.Tensor, graph: SessionGraph | PackedSessionGraph) -> torch.Tensor:
-        """Node states ([B, N, d] for a SessionGraph, [T, d] for a packed one) -> the next states (GRU update of
-        the degree-normalised sums over incoming and outgoing edges)."""
+    def forward(self, hidden: torch.Tensor, graph: PackedSessionGraph) -> torch.Tensor:
+        """Node states [T, d] -> the next states (GRU update of the degree-normalised sums over incoming and
+        outgoing edges; any graph with `propagate` works, e.g. padded [B, N, d] states with dense adjacency)."""
         incoming, outgoing = graph.propagate(self.edge_in(hidden), self.edge_out(hidden))
         messages = torch.cat([incoming, outgoing], dim=-1)
         in_reset, in_update, in_new = self.input_gates(messages).chunk(3, dim=-1)

@@ -18,11 +18,11 @@ import math
 
 import torch
 import torch.nn.functional as F
-from entmax import entmax_bisect
 from torch import nn
 
-from recbole_semsr.data.session_graph import build_session_graph, position_mask, trim_padding
+from recbole_semsr.data.session_graph import PackedSessionGraph, build_packed_graph, position_mask, trim_padding
 from recbole_semsr.model.base import SessionModel
+from recbole_semsr.model.entmax import entmax_alpha
 from recbole_semsr.model.layers import GatedGraphCell, gather_last, uniform_init, unit_rows
 
 NEIGHBOUR_SOURCES = ("memory", "batch")
@@ -40,6 +40,29 @@ def clamp_row_norms(vectors: torch.Tensor, max_norm: float) -> torch.Tensor:
     the next batch's scores). The rescaling factor is a constant for autograd, as in the in-place renorm."""
     norms = vectors.detach().norm(dim=-1, keepdim=True)
     return vectors * (max_norm / norms.clamp(min=max_norm))
+
+
+class RowSelection:
+    """The True cells of a mask [B, T]: row-wise layers run on those rows of a [B, T, D] tensor only (padding costs
+    nothing), and `put` returns their results to a [B, T, D'] tensor that is 0 elsewhere."""
+
+    def __init__(self, mask: torch.Tensor) -> None:
+        self.shape = mask.shape
+        self.index = mask.flatten().nonzero().squeeze(1)
+
+    @property
+    def batch_index(self) -> torch.Tensor:
+        """[R] the batch row of each selected cell."""
+        return self.index // self.shape[1]
+
+    def take(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, T, D] -> [R, D]."""
+        return x.flatten(0, 1).index_select(0, self.index)
+
+    def put(self, rows: torch.Tensor) -> torch.Tensor:
+        """[R, D] -> [B, T, D], zero outside the mask."""
+        cells = rows.new_zeros(self.shape[0] * self.shape[1], rows.size(-1)).index_copy(0, self.index, rows)
+        return cells.view(*self.shape, rows.size(-1))
 
 
 class TargetSelfAttention(nn.Module):
@@ -68,21 +91,33 @@ class TargetSelfAttention(nn.Module):
         """[B, T, H * h] -> [B, H, T, h]."""
         return x.view(x.size(0), x.size(1), self.n_heads, self.head_dim).transpose(1, 2)
 
-    def attention_weights(self, tokens: torch.Tensor, key_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """alpha-entmax weights [B, H, T, T] (zero on masked keys, rows sum to 1) and the per-head values."""
-        queries = self.split_heads(self.dropout(torch.relu(self.query(tokens))))
+    def attention_weights(
+        self, tokens: torch.Tensor, key_mask: torch.Tensor, rows: RowSelection | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """alpha-entmax weights [B, H, T, T] and the per-head values [B, H, T, h].
+
+        Only the unmasked tokens attend: their rows of weights are 0 on masked keys and sum to 1; a masked token's
+        row is all 0 (its query is neither projected nor normalised).
+        """
+        rows = rows or RowSelection(key_mask)
+        batch_size, length, _ = tokens.shape
+        queries = self.split_heads(rows.put(self.dropout(torch.relu(self.query(rows.take(tokens))))))
         values = self.split_heads(tokens)
         scores = queries @ values.transpose(-1, -2) / math.sqrt(self.head_dim)
         scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
-        alpha = learned_entmax_alpha(self.head_alpha, queries[:, :, -1:, :])  # [B, H, 1, 1]: the target's query
-        return entmax_bisect(scores, alpha, dim=-1, n_iter=self.entmax_iter), values
+        alpha = learned_entmax_alpha(self.head_alpha, queries[:, :, -1, :])  # [B, H, 1]: from the target's query
+        attending = rows.take(scores.transpose(1, 2).flatten(2)).view(-1, self.n_heads, length)  # [R, H, T]
+        weights = entmax_alpha(attending, alpha.index_select(0, rows.batch_index), self.entmax_iter)
+        weights = rows.put(weights.flatten(1)).view(batch_size, length, self.n_heads, length).transpose(1, 2)
+        return weights, values
 
     def forward(self, tokens: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
-        """tokens [B, T, D] (target token last), key_mask [B, T] -> [B, T, D]."""
-        weights, values = self.attention_weights(tokens, key_mask)
-        context = (weights @ values).transpose(1, 2).reshape(tokens.shape)
+        """tokens [B, T, D] (target token last), key_mask [B, T] -> [B, T, D]; 0 at masked tokens (not computed)."""
+        rows = RowSelection(key_mask)
+        weights, values = self.attention_weights(tokens, key_mask, rows)
+        context = rows.take((weights @ values).transpose(1, 2).reshape(tokens.shape))
         context = context + self.dropout(self.ffn_out(torch.relu(self.ffn_in(context))))
-        return self.norm(context)
+        return rows.put(self.norm(context))
 
 
 class TargetGlobalAttention(nn.Module):
@@ -97,17 +132,28 @@ class TargetGlobalAttention(nn.Module):
         self.entmax_iter = entmax_iter
 
     def attention_weights(self, keys: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """keys [B, L, D], target [B, D], mask [B, L] -> weights [B, L] (zero where masked, rows sum to 1)."""
-        scores = self.score(torch.relu(self.key(keys) + self.target(target).unsqueeze(1))).squeeze(-1)
-        scores = scores.masked_fill(~mask, float("-inf"))
+        """keys [B, L, D], target [B, D], mask [B, L] -> weights [B, L] (zero where masked, rows sum to 1).
+
+        Keys are projected at the unmasked positions only."""
+        rows = RowSelection(mask)
+        hidden = torch.relu(self.key(rows.take(keys)) + self.target(target).index_select(0, rows.batch_index))
+        scores = rows.put(self.score(hidden)).squeeze(-1).masked_fill(~mask, float("-inf"))
         alpha = learned_entmax_alpha(self.alpha, target)  # [B, 1]
-        return entmax_bisect(scores, alpha, dim=-1, n_iter=self.entmax_iter)
+        return entmax_alpha(scores, alpha, self.entmax_iter)
 
     def forward(
         self, keys: torch.Tensor, values: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
         """-> [B, D] = sum_j beta_j v_j."""
         return (self.attention_weights(keys, target, mask).unsqueeze(-1) * values).sum(dim=1)
+
+
+def padded_session_nodes(graph: PackedSessionGraph, batch_size: int, width: int) -> torch.Tensor:
+    """[B, width]: each session's node item ids in slot order, 0-padded (the dense graph's `nodes`)."""
+    nodes = graph.nodes.new_zeros(batch_size, width)
+    session = (graph.node_slot == 0).cumsum(dim=0) - 1  # every session has at least one node, slot 0 first
+    nodes[session, graph.node_slot] = graph.nodes
+    return nodes
 
 
 def jaccard_overlap(query_nodes: torch.Tensor, candidate_nodes: torch.Tensor) -> torch.Tensor:
@@ -295,36 +341,43 @@ class MSGAT(SessionModel):
     def bucketed_intra_session_vectors(
         self, item_seq: torch.Tensor, item_seq_len: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Intra-session vectors [B, d] and graph nodes [B, L], computed on `length_buckets` groups of similar length.
+        """Intra-session vectors [B, d] and graph nodes [B, L] (each session's distinct items, ascending, 0-padded).
 
-        Each group is trimmed to its own longest session, so short sessions do not pay for the longest one of the
-        batch. A session's vector does not depend on how far it is padded, so the result is the same as in one group.
+        The GNN runs once on the packed graph of the batch; the attention steps run on `length_buckets` groups of
+        similar length, each trimmed to its own longest session, so short sessions do not pay for the longest one
+        in the T x T attention scores. A session's vector does not depend on its group.
         """
+        item_seq = trim_padding(item_seq, item_seq_len)
+        graph = build_packed_graph(item_seq, item_seq_len)
+        node_states = self.node_states(graph)
+        position_gates = self.gate_position(node_states)
         order = item_seq_len.argsort(stable=True)
-        width = int(item_seq_len.max())
-        vectors, nodes = [], []
+        vectors = []
         for rows in order.tensor_split(min(self.length_buckets, order.numel())):
-            seq, seq_len = trim_padding(item_seq[rows], item_seq_len[rows]), item_seq_len[rows]
-            graph = build_session_graph(seq, seq_len)
-            vectors.append(self.intra_session_vector(graph, seq_len))
-            nodes.append(F.pad(graph.nodes, (0, width - graph.nodes.size(1))))
-        inverse = order.argsort()
-        return torch.cat(vectors)[inverse], torch.cat(nodes)[inverse]
+            seq_len = item_seq_len[rows]
+            alias = graph.alias[rows, : int(seq_len.max())]
+            vectors.append(self.attended_session_vector(node_states[alias], position_gates[alias], seq_len))
+        return torch.cat(vectors)[order.argsort()], padded_session_nodes(graph, *item_seq.shape)
 
-    def intra_session_vector(self, graph, item_seq_len: torch.Tensor) -> torch.Tensor:
-        """Intra-session channel: GNN over [item; position] -> target self-attention -> global attention -> decoder."""
+    def node_states(self, graph: PackedSessionGraph) -> torch.Tensor:
+        """GNN states [T, 2d] of the packed graph's nodes, from layer-normed [item; node-slot position] features."""
         items = clamp_row_norms(self.item_embedding(graph.nodes), self.max_norm)
-        positions = clamp_row_norms(self.position_embedding.weight[: graph.nodes.size(1)], self.max_norm)
-        hidden = self.input_norm(torch.cat([items, positions.unsqueeze(0).expand_as(items)], dim=-1))
+        positions = clamp_row_norms(self.position_embedding(graph.node_slot), self.max_norm)
+        hidden = self.input_norm(torch.cat([items, positions], dim=-1))
         for _ in range(self.step):
             hidden = self.gnn(hidden, graph)
-        seq_hidden = hidden.gather(1, graph.alias.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
+        return hidden
+
+    def attended_session_vector(
+        self, seq_hidden: torch.Tensor, position_gates: torch.Tensor, item_seq_len: torch.Tensor
+    ) -> torch.Tensor:
+        """Target self-attention -> gated global attention -> decoder, from the GNN states of each position
+        [B, L, 2d] and their projections W_p h [B, L, 2d] (computed once per node); -> L2-normalised [B, d]."""
         mask = position_mask(item_seq_len, seq_hidden.size(1))
         tokens = torch.cat([seq_hidden, seq_hidden.new_zeros(seq_hidden.size(0), 1, seq_hidden.size(2))], dim=1)
         attended = self.self_attention(tokens, torch.cat([mask, mask.new_ones(mask.size(0), 1)], dim=1))
         target, positions_out = attended[:, -1], attended[:, :-1]
-        gates = torch.sigmoid(self.gate_last(gather_last(seq_hidden, item_seq_len)).unsqueeze(1)
-                              + self.gate_position(seq_hidden))
+        gates = torch.sigmoid(self.gate_last(gather_last(seq_hidden, item_seq_len)).unsqueeze(1) + position_gates)
         global_state = self.global_attention(positions_out, gates, target, mask)
         decoded = self.decoder_dropout(F.selu(self.decoder(torch.cat([global_state, target], dim=-1))))
         return unit_rows(decoded)
