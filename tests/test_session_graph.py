@@ -1,3 +1,6 @@
+import sys
+from pathlib import Path
+
 import torch
 
 from recbole_semsr.data.session_graph import build_packed_graph, trim_padding
@@ -62,3 +65,20 @@ def test_packed_graph_of_1_2_1_3():
     edges = sorted(zip(graph.source.tolist(), graph.target.tolist(), graph.out_weight.tolist(),
                        graph.in_weight.tolist()))
     assert edges == [(0, 1, 0.5, 1.0), (0, 2, 0.5, 1.0), (1, 0, 1.0, 1.0), (3, 3, 1.0, 1.0)]
+
+
+def test_torch_geometric_propagation_in_the_bench_equals_the_hand_written_one():
+    """bench/graph_layers.py times a torch-geometric `MessagePassing` version of `propagate`; it must compute the
+    same sums (the bench's speed comparison is only meaningful then)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from graph_layers import PyGSessionGraph
+
+    generator = torch.Generator().manual_seed(2)
+    lengths = torch.tensor([1, 2, 5, 8, 8, 3])
+    seq = torch.randint(1, 6, (6, 8), generator=generator)
+    seq[torch.arange(8) >= lengths.unsqueeze(1)] = 0
+    packed = build_packed_graph(seq, lengths)
+    successors, predecessors = torch.randn(2, len(packed.nodes), 4, generator=generator)
+    for ours, theirs in zip(packed.propagate(successors, predecessors),
+                            PyGSessionGraph(packed).propagate(successors, predecessors)):
+        assert torch.allclose(ours, theirs, rtol=0, atol=1e-6)
