@@ -227,3 +227,35 @@ def test_sem_llm_dim_reduces_the_llm_table_and_keeps_the_padding_row_zero(build_
     assert model.fusion.item_projection_l.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="sem_llm_dim must be between 1 and the LLM vector size 6, got 7"):
         build_model(MODELS["SemNISER_F"], n_items=N_ITEMS, embedding_size=4, sem_llm_dim=7)
+
+
+def test_bf16_item_precision_approximates_the_float32_logits_and_trains(build_model, llm_table):
+    batch = make_batch([[1, 2, 3], [4, 5], [6, 7, 8, 9]], [6, 7, 1])
+    exact = build_model(MODELS["SemNISER_F"], n_items=N_ITEMS, embedding_size=4, item_dropout=0.0).eval()
+    fast = build_model(MODELS["SemNISER_F"], n_items=N_ITEMS, embedding_size=4, item_dropout=0.0,
+                       sem_item_precision="bf16").eval()
+    assert fast.fusion.llm_table.dtype == torch.bfloat16
+    with torch.no_grad():
+        exact_logits, fast_logits = exact.full_sort_predict(batch), fast.full_sort_predict(batch)
+    assert fast_logits.dtype == torch.float32
+    assert not torch.equal(exact_logits, fast_logits), "bf16 products must differ somewhere from float32"
+    assert torch.allclose(exact_logits / exact.logit_scale, fast_logits / fast.logit_scale, atol=2e-2)
+    fast.train()
+    fast.calculate_loss(batch).backward()
+    assert fast.fusion.item_projection_l.weight.grad.dtype == torch.float32
+    assert fast.fusion.item_projection_l.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="sem_item_precision must be one of"):
+        build_model(MODELS["SemNISER_F"], n_items=N_ITEMS, embedding_size=4, sem_item_precision="fp8")
+
+
+def test_llm_entries_below_1e_30_become_zero_and_no_other_entry_changes(build_model, llm_table):
+    llm_table[1, 0], llm_table[2, 3], llm_table[3, 1] = 4e-38, -1e-35, 2e-30
+    model = build_model(MODELS["SemNISER_F"], n_items=N_ITEMS, embedding_size=4)
+    stored = model.fusion.llm_table
+    assert stored[1, 0] == 0 and stored[2, 3] == 0
+    tiny = (llm_table.abs() < 1e-30) & (llm_table != 0)
+    assert tiny.sum() == 2
+    assert torch.equal(stored[~tiny], llm_table[~tiny]), "entries of 1e-30 and above are kept bit for bit"
+    model.calculate_loss(make_batch([[1, 2, 3], [2, 1]], [4, 5])).backward()
+    gradient = model.fusion.llm_session.readout.w_last.weight.grad
+    assert not ((gradient != 0) & (gradient.abs() < torch.finfo(torch.float32).tiny)).any()
