@@ -394,8 +394,9 @@ class MSGAT(SessionModel):
             relation = session_overlap_graph(nodes) @ sums
         else:
             weights = self.memory_overlap(nodes, session_ids)
-            memory_sums = F.embedding_bag(self.memory.nodes[: len(self.memory)], table, mode="sum", padding_idx=0)
-            relation = (sums + weights @ memory_sums) / (1.0 + weights.sum(dim=1, keepdim=True))
+            overlapping = weights.any(dim=0).nonzero().squeeze(1)  # memory sessions sharing an item with the batch
+            memory_sums = F.embedding_bag(self.memory.nodes[overlapping], table, mode="sum", padding_idx=0)
+            relation = (sums + weights[:, overlapping] @ memory_sums) / (1.0 + weights.sum(dim=1, keepdim=True))
         return F.normalize(F.selu(relation), dim=-1)
 
     def memory_overlap(self, nodes: torch.Tensor, session_ids: torch.Tensor | None) -> torch.Tensor:
