@@ -20,6 +20,7 @@ from statistics import median
 import torch
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_seed
+from torch.utils.flop_counter import FlopCounterMode
 
 from recbole_semsr.cli import parse_overrides
 from recbole_semsr.config import SemSRConfig
@@ -52,6 +53,14 @@ class TimedRow:
         loss.backward()
         self.optimizer.step()
 
+    def flops_per_step(self, batches: list) -> float:
+        """Floating-point operations per step (forward, backward and optimiser) of the matrix products, as counted by
+        `torch.utils.flop_counter` (2 per multiply-add), averaged over `batches`."""
+        with FlopCounterMode(display=False) as counter:
+            for batch in batches:
+                self.step(batch)
+        return counter.get_total_flops() / len(batches)
+
     def milliseconds_per_step(self, batches: list) -> float:
         start = time.perf_counter()
         for batch in batches:
@@ -77,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch_size", type=int, default=100)
+    parser.add_argument("--flops", action="store_true",
+                        help="also count each row's matrix-product FLOPs per step (one extra untimed pass)")
     args, extra = parser.parse_known_args(argv)
     torch.set_num_threads(args.threads)
     common = {"train_batch_size": args.batch_size, "show_progress": False, **parse_overrides(extra)}
@@ -97,19 +108,28 @@ def main(argv: list[str] | None = None) -> None:
     print(f"dataset {args.dataset}, batch {args.batch_size}, {len(timed)} timed steps x {args.repeats} repeats "
           f"(interleaved), {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"{platform.processor() or platform.machine()}")
-    print(format_table({name: median(values) for name, values in samples.items()}, samples, len(train_data)))
+    flops = {name: row.flops_per_step(timed) for name, row in rows.items()} if args.flops else None
+    print(format_table({name: median(values) for name, values in samples.items()}, samples, len(train_data), flops))
 
 
-def format_table(medians: dict[str, float], samples: dict[str, list[float]], batches_per_epoch: int) -> str:
-    """Markdown table: median ms/step, the repeats, ratio to the first row, estimated s/epoch."""
+def format_table(medians: dict[str, float], samples: dict[str, list[float]], batches_per_epoch: int,
+                 flops: dict[str, float] | None = None) -> str:
+    """Markdown table: median ms/step, the repeats, ratio to the first row, estimated s/epoch (and matrix-product
+    GFLOP per step with its ratio to the first row)."""
     first = next(iter(medians.values()))
-    lines = ["| row | ms / step (median) | repeats | x first row | est. s / epoch |", "| --- | ---: | --- | ---: | ---: |"]
+    header = "| row | ms / step (median) | repeats | x first row | est. s / epoch |"
+    rule = "| --- | ---: | --- | ---: | ---: |"
+    if flops:
+        header, rule = header + " GFLOP / step | x first row |", rule + " ---: | ---: |"
+    lines = [header, rule]
     for name, value in medians.items():
         repeats = ", ".join(f"{sample:.0f}" for sample in samples[name])
-        lines.append(f"| {name} | {value:.1f} | {repeats} | {value / first:.2f} | "
-                     f"{value * batches_per_epoch / 1000:.0f} |")
+        line = (f"| {name} | {value:.1f} | {repeats} | {value / first:.2f} | "
+                f"{value * batches_per_epoch / 1000:.0f} |")
+        if flops:
+            line += f" {flops[name] / 1e9:.2f} | {flops[name] / next(iter(flops.values())):.2f} |"
+        lines.append(line)
     return "\n".join(lines)
-
 
 if __name__ == "__main__":
     main()
