@@ -29,12 +29,18 @@ class PackedSessionGraph:
     out_weight: torch.Tensor
 
     def propagate(self, to_successors: torch.Tensor, to_predecessors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Degree-normalised sums over incoming and outgoing edges of node features [T, d]."""
+        """Degree-normalised sums over incoming and outgoing edges of node features [T, d] (gathered with
+        `index_select`, which unlike tensor indexing runs in parallel on a CPU: bench/graph_layers.py)."""
         incoming = torch.zeros_like(to_successors).index_add_(
-            0, self.target, to_successors[self.source] * self.in_weight.unsqueeze(1))
+            0, self.target, to_successors.index_select(0, self.source) * self.in_weight.unsqueeze(1))
         outgoing = torch.zeros_like(to_predecessors).index_add_(
-            0, self.source, to_predecessors[self.target] * self.out_weight.unsqueeze(1))
+            0, self.source, to_predecessors.index_select(0, self.target) * self.out_weight.unsqueeze(1))
         return incoming, outgoing
+
+    def position_states(self, node_states: torch.Tensor, alias: torch.Tensor | None = None) -> torch.Tensor:
+        """Node states [T, d] spread to the sequence positions of `alias` (default: the whole batch) -> [B, L, d]."""
+        alias = self.alias if alias is None else alias
+        return node_states.index_select(0, alias.flatten()).view(*alias.shape, node_states.size(-1))
 
 
 def trim_padding(item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:

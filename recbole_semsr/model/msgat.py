@@ -356,7 +356,8 @@ class MSGAT(SessionModel):
         for rows in order.tensor_split(min(self.length_buckets, order.numel())):
             seq_len = item_seq_len[rows]
             alias = graph.alias[rows, : int(seq_len.max())]
-            vectors.append(self.attended_session_vector(node_states[alias], position_gates[alias], seq_len))
+            vectors.append(self.attended_session_vector(
+                graph.position_states(node_states, alias), graph.position_states(position_gates, alias), seq_len))
         return torch.cat(vectors)[order.argsort()], padded_session_nodes(graph, *item_seq.shape)
 
     def node_states(self, graph: PackedSessionGraph) -> torch.Tensor:

@@ -42,7 +42,7 @@ class NISER(SessionModel):
         hidden = unit_rows(self.item_dropout(self.item_embedding(graph.nodes)))
         for _ in range(self.step):
             hidden = self.gnn(hidden, graph)
-        seq_hidden = hidden[graph.alias]
+        seq_hidden = graph.position_states(hidden)
         seq_hidden = seq_hidden + self.position_embedding.weight[: item_seq.size(1)]
         last = gather_last(seq_hidden, item_seq_len)
         session = self.readout(seq_hidden, last, position_mask(item_seq_len, item_seq.size(1)))

@@ -47,8 +47,8 @@ def without_tiny_entries(vectors: torch.Tensor) -> torch.Tensor:
 
     Such an entry moves no dot product with the vector's other entries by a float32 step, but its products with
     small gradients are subnormal numbers, which x86 CPUs compute through slow microcode assists. MiniLM's Beauty
-    vectors have two entries near 4e-38 per item: they made the LLM session encoder's weight gradients about 20%
-    of SemNISER_F's training step on one CPU thread.
+    vectors have two entries near 4e-38 per item: kept, they made SemNISER_F's CPU training step about 10% slower
+    (bench/subnormal_flush_ab.py).
     """
     vectors = vectors.float()
     return torch.where(vectors.abs() < TINY_ENTRY, torch.zeros_like(vectors), vectors)
