@@ -49,7 +49,7 @@ def build_model(args: argparse.Namespace, concatenate: bool, device: torch.devic
         "ITEM_LIST_LENGTH_FIELD": "item_length", "MAX_ITEM_LIST_LENGTH": 50, "NEG_PREFIX": "neg_",
         "loss_type": "CE", "device": device, "embedding_size": args.d1, "step": 1, "sigma": 16.0,
         "item_dropout": 0.1, "sem_fused_size": args.d, "sem_normalize": True, "sem_logit_scale": 16.0,
-        "sem_attend_last": False, "sem_llm_dim": None,
+        "sem_attend_last": False, "sem_llm_dim": None, "sem_item_precision": "fp32",
     }
     llm = torch.randn(args.items, args.d2)
     semsr.load_item_embeddings = lambda config, dataset: llm
