@@ -30,6 +30,8 @@ from recbole_semsr.data.session_graph import PackedSessionGraph, build_packed_gr
 from recbole_semsr.model.layers import GatedGraphCell
 from recbole_semsr.quick_start import prepare_dataset
 
+from step_time import first_batches
+
 
 class WeightedSum(MessagePassing):
     """sum over edges u -> v of weight(u, v) * x_u, at every node v."""
@@ -64,13 +66,8 @@ def training_graphs(data_path: str, steps: int) -> list[PackedSessionGraph]:
                                                    "show_progress": False})
     prepare_dataset(config)
     train_data, _, _ = data_preparation(config, create_dataset(config))
-    graphs = []
-    for batch in train_data:
-        item_seq, item_seq_len = batch["item_id_list"], batch["item_length"]
-        graphs.append(build_packed_graph(trim_padding(item_seq, item_seq_len), item_seq_len))
-        if len(graphs) == steps:
-            break
-    return graphs
+    return [build_packed_graph(trim_padding(batch["item_id_list"], batch["item_length"]), batch["item_length"])
+            for batch in first_batches(train_data, steps)]
 
 
 def propagation(graph, states: torch.Tensor) -> torch.Tensor:
