@@ -1,7 +1,8 @@
 r"""Amazon Beauty 2014 (McAuley et al.) -> RecBole benchmark files, with the SemSR paper's session protocol.
 
 Protocol (paper section 4, each step a flag): items with frequency >= 5, then users with more than 5 interactions;
-each user's chronological history is one session (ties kept in file order); the most recent ``max_len`` items are
+each user's chronological history is one session (reviews of the same day ordered by ``--tie_order``: at random
+with the seed by default, or in file order); the most recent ``max_len`` items are
 kept; sessions shorter than 2 are dropped; users are split 80/10/10 with a seed; every prefix of a session predicts
 its next item ("incremental sessions") in every split.
 
@@ -14,20 +15,17 @@ import argparse
 import ast
 import html
 import json
-import random
 import re
 import sys
 import time
-from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from dataset_converters.common import (
     DEFAULT_TIME_RANGE,
     TIME_OUT_OF_RANGE,
     ConversionError,
-    InterFileWriter,
     ItemFileWriter,
     ProblemLog,
     atomic_output_dir,
@@ -42,6 +40,17 @@ from dataset_converters.common import (
     write_stats,
 )
 from dataset_converters.download import BEAUTY_PAGE, BEAUTY_URLS
+from dataset_converters.protocol import (
+    Event,
+    SessionProtocol,
+    add_protocol_arguments,
+    build_sessions,
+    order_statistics,
+    protocol_arguments,
+    split_counts,
+    split_sessions,
+    write_splits,
+)
 from dataset_converters.registry import DatasetSpec, RawFile, register
 
 ITEM_FIELDS = (
@@ -57,34 +66,16 @@ ITEM_FIELDS = (
 _META_ASIN = re.compile(r"""['"]asin['"]\s*:\s*['"]([^'"]+)['"]""")
 
 
-class Event(NamedTuple):
-    """One review: who, what, when, and its line in the reviews file (the tie-breaker)."""
-
-    user: str
-    item: str
-    time: int
-    line: int
-
-
 @dataclass(frozen=True)
-class BeautyProtocol:
-    """The session protocol; defaults are the paper's."""
+class BeautyProtocol(SessionProtocol):
+    """The session protocol with the paper's defaults, and the plausible review times."""
 
     min_item_freq: int = 5
-    min_user_interactions: int = 6
-    max_len: int = 50
-    min_session_len: int = 2
-    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    seed: int = 2025
+    min_session_events: int = 6
     time_range: tuple[int, int] = DEFAULT_TIME_RANGE
 
-
-@dataclass
-class Sessions:
-    """Per-user chronological sessions plus how many rows each protocol step removed."""
-
-    by_user: dict[str, list[str]]
-    removed: dict[str, int] = field(default_factory=dict)
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "time_range": list(self.time_range)}
 
 
 def read_reviews(path: Path, encoding: str, problems: ProblemLog,
@@ -184,10 +175,10 @@ def _parse_literal_dict(text: str) -> dict | None:
 
 def drop_duplicate_events(events: list[Event], path: Path, problems: ProblemLog) -> list[Event]:
     """Drop repeated (user, item, time) events, keeping the first; each repeat is reported."""
-    first_line: dict[tuple[str, str, int], int] = {}
+    first_line: dict[tuple[str, str, float], int] = {}
     kept = []
     for event in events:
-        key = (event.user, event.item, event.time)
+        key = (event.session, event.item, event.time)
         if key in first_line:
             problems.report(path, event.line, "duplicate event", f"same user, item and time as line {first_line[key]}")
         else:
@@ -205,53 +196,6 @@ def drop_unknown_items(events: list[Event], meta: dict[str, dict], path: Path, p
         else:
             problems.report(path, event.line, "unknown item", f"asin {event.item} has no metadata record")
     return kept
-
-
-def filter_by_count(events: list[Event], key: str, minimum: int) -> list[Event]:
-    """Keep events whose ``key`` ("user" or "item") occurs at least ``minimum`` times (one pass, not k-core)."""
-    counts = Counter(getattr(event, key) for event in events)
-    return [event for event in events if counts[getattr(event, key)] >= minimum]
-
-
-def build_sessions(events: list[Event], protocol: BeautyProtocol) -> Sessions:
-    """Filter by frequency, order each user's events by (time, file line), keep the last ``max_len`` items."""
-    removed: dict[str, int] = {}
-    by_item = filter_by_count(events, "item", protocol.min_item_freq)
-    removed[f"events of items with frequency < {protocol.min_item_freq}"] = len(events) - len(by_item)
-    by_user = filter_by_count(by_item, "user", protocol.min_user_interactions)
-    removed[f"events of users with < {protocol.min_user_interactions} interactions"] = len(by_item) - len(by_user)
-    histories: dict[str, list[Event]] = {}
-    for event in by_user:
-        histories.setdefault(event.user, []).append(event)
-    sessions, truncated, short = {}, 0, 0
-    for user, history in histories.items():
-        history.sort(key=lambda event: (event.time, event.line))
-        items = [event.item for event in history[-protocol.max_len:]]
-        truncated += len(history) - len(items)
-        if len(items) < protocol.min_session_len:
-            short += 1
-        else:
-            sessions[user] = items
-    removed[f"events before the most recent {protocol.max_len} of a session"] = truncated
-    removed[f"sessions shorter than {protocol.min_session_len}"] = short
-    return Sessions(sessions, removed)
-
-
-def split_users(users: Iterable[str], ratios: Sequence[float], seed: int) -> tuple[list[str], list[str], list[str]]:
-    """Shuffle the sorted users with ``seed`` and cut them into train/valid/test by ``ratios`` (rounded counts)."""
-    if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
-        raise ConversionError(f"--split needs three non-negative fractions summing to 1, got {list(ratios)}")
-    order = sorted(users)
-    random.Random(seed).shuffle(order)
-    n_train = round(len(order) * ratios[0])
-    n_valid = round(len(order) * ratios[1])
-    return order[:n_train], order[n_train:n_train + n_valid], order[n_train + n_valid:]
-
-
-def incremental_samples(items: Sequence[str]) -> Iterator[tuple[list[str], str]]:
-    """Every prefix predicts its next item: ``[i1] -> i2, [i1, i2] -> i3, ...``."""
-    for end in range(1, len(items)):
-        yield list(items[:end]), items[end]
 
 
 def item_text(asin: str, record: dict) -> tuple[dict[str, object], list[tuple[str, str]]]:
@@ -295,18 +239,6 @@ def _category_paths(record: dict) -> list[list[str]]:
     return [[str(c) for c in path] for path in paths if isinstance(path, list)]
 
 
-def write_splits(folder: Path, name: str, by_user: dict[str, list[str]],
-                 splits: Sequence[list[str]]) -> list[InterFileWriter]:
-    """Write ``<name>.{train,valid,test}.inter``: every prefix of every session of the split's users."""
-    writers = [InterFileWriter(folder / f"{name}.{part}.inter") for part in ("train", "valid", "test")]
-    for writer, users in zip(writers, splits):
-        with writer:
-            for user in sorted(users):
-                for prefix, target in incremental_samples(by_user[user]):
-                    writer.write(user, prefix, target)
-    return writers
-
-
 def write_items(path: Path, items: Iterable[str], records: dict[str, dict], meta: Path, problems: ProblemLog) -> None:
     """Write the ``.item`` text file for ``items``; an empty title, and a field emptied because it was not text
     or not a number, is reported (the item is kept)."""
@@ -339,20 +271,22 @@ def convert_beauty(reviews: Path, meta: Path, output_dir: Path, protocol: Beauty
             raise ConversionError(f"{meta}: no usable metadata record for any reviewed item")
         known = drop_unknown_items(events, records, reviews, problems)
         sessions = build_sessions(known, protocol)
-        if not sessions.by_user:
+        if not sessions.events:
             raise ConversionError(f"{reviews}: no session is left after the protocol's filters")
-    splits = split_users(sessions.by_user, protocol.split, protocol.seed)
+    splits = split_sessions(sessions, protocol)
     with atomic_output_dir(output_dir, overwrite) as staging:
-        writers = write_splits(staging, name, sessions.by_user, splits)
-        used = sorted({item for items in sessions.by_user.values() for item in items})
+        item_lists = sessions.item_lists()
+        writers = write_splits(staging, name, item_lists, splits)
+        used = sessions.items()
         write_items(staging / f"{name}.item", used, records, meta, problems)
         stats = {
             "dataset": name,
             "source": {"reviews": str(reviews), "meta": str(meta)},
-            "protocol": {**asdict(protocol), "split": list(protocol.split), "time_range": list(protocol.time_range)},
+            "protocol": protocol.as_dict(),
             "table1": table1_stats(*writers, n_items=len(used),
-                                   session_lengths=(len(items) for items in sessions.by_user.values())),
-            "users": {"train": len(splits[0]), "valid": len(splits[1]), "test": len(splits[2])},
+                                   session_lengths=(len(items) for items in item_lists.values())),
+            "order": order_statistics(sessions, protocol),
+            "users": split_counts(splits),
             "removed": {
                 "duplicate events": len(raw_events) - len(events),
                 "events of items without metadata": len(events) - len(known),
@@ -374,14 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--meta", type=Path, help="meta_Beauty.json(.gz) (one Python-literal dict per line)")
     parser.add_argument("--output_dir", type=Path, required=True, help="folder to write (RecBole: data_path/<name>)")
     parser.add_argument("--name", default="beauty", help="dataset name, the prefix of every file (default beauty)")
-    parser.add_argument("--min_item_freq", type=int, default=5, help="keep items with at least N events (5)")
-    parser.add_argument("--min_user_interactions", type=int, default=6,
-                        help="then keep users with at least N events (6: the paper's 'more than 5')")
-    parser.add_argument("--max_len", type=int, default=50, help="keep the most recent N items of a session (50)")
-    parser.add_argument("--min_session_len", type=int, default=2, help="drop sessions shorter than N (2)")
-    parser.add_argument("--split", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VALID", "TEST"),
-                        help="fractions of USERS per split (0.8 0.1 0.1)")
-    parser.add_argument("--seed", type=int, default=2025, help="seed of the user split (2025)")
+    add_protocol_arguments(parser, BeautyProtocol(), unit="USERS")
     add_time_range_argument(parser)
     parser.add_argument("--encoding", default="utf-8", help="encoding of the raw files (utf-8)")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad input record")
@@ -404,8 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reviews, meta = download_beauty(args.download, reviews, meta)
         if reviews is None or meta is None:
             raise ConversionError("--reviews and --meta are required (or --download DIR)")
-        protocol = BeautyProtocol(args.min_item_freq, args.min_user_interactions, args.max_len,
-                                  args.min_session_len, tuple(args.split), args.seed, tuple(args.time_range))
+        protocol = BeautyProtocol(**protocol_arguments(args, BeautyProtocol))
         return convert_beauty(reviews, meta, args.output_dir, protocol, args.name, args.encoding, args.strict,
                               args.overwrite)
 

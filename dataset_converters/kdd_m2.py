@@ -300,6 +300,7 @@ def convert_kdd_m2(sessions: Path, products: Path, output_dir: Path, options: M2
                        "test_targets": _str(test_targets)},
             "protocol": asdict(options),
             "split_rule": "official test file" if test_sessions else "last rows of the sessions file",
+            "order": {"tie_order": "not applicable: each session is an ordered list of items, without times"},
             "table1": table1_stats(train, valid, test, n_items=len(tally.items),
                                    session_lengths=tally.session_lengths),
             "#items_with_text": with_text,

@@ -1,9 +1,10 @@
 """ml-100k (shipped inside the recbole wheel) cut into sessions, so that every model runs offline with no setup.
 
-Rule: each user's ratings in time order (ties in file order); a new session starts after a gap of more than
-`session_gap` seconds (default 3600); sessions shorter than 2 are dropped; the most recent `max_len` (50) items of a
-session are kept; sessions are split 80/10/10 at random with `seed` (as Beauty's users); every prefix predicts its
-next item. Ratings whose time lies outside `time_range` (unix seconds) are reported with their line and skipped
+Rule (`dataset_converters.protocol`): each user's ratings in time order (equal times by `tie_order`: at random with
+`seed` by default, or in file order); a new session starts after a gap of more than `session_gap` seconds (default
+3600), named ``<user>_<n>`` when a user has several; the most recent `max_len` (50) items of a session are kept;
+sessions shorter than 2 are dropped; sessions are split 80/10/10 at random with `seed` (as Beauty's users); every
+prefix predicts its next item. Ratings whose time lies outside `time_range` (unix seconds) are reported with their line and skipped
 (fatal with `strict`).
 """
 from __future__ import annotations
@@ -17,7 +18,6 @@ import numpy as np
 import pandas as pd
 import recbole
 
-from dataset_converters.beauty import split_users, write_splits
 from dataset_converters.common import (
     DEFAULT_TIME_RANGE,
     TIME_OUT_OF_RANGE,
@@ -30,6 +30,16 @@ from dataset_converters.common import (
     time_range_problem,
     write_stats,
 )
+from dataset_converters.protocol import (
+    TIE_ORDERS,
+    Event,
+    SessionProtocol,
+    build_sessions,
+    order_statistics,
+    split_counts,
+    split_sessions,
+    write_splits,
+)
 from dataset_converters.registry import DatasetSpec, register
 
 RECBOLE_ML100K = Path(recbole.__file__).resolve().parent / "dataset_example" / "ml-100k"
@@ -38,12 +48,10 @@ ITEM_FIELDS = (("item_id", "token"), ("title", "token_seq"), ("release_year", "t
 logger = logging.getLogger(__name__)
 
 
-def cut_sessions(ratings: pd.DataFrame, session_gap: int, max_len: int) -> list[list[str]]:
-    """Item-id lists of the sessions (a gap of more than `session_gap` s starts a new one), most recent `max_len` kept."""
-    ordered = ratings.sort_values(["user_id", "timestamp"], kind="stable")
-    starts = (ordered["user_id"] != ordered["user_id"].shift()) | (ordered["timestamp"].diff() > session_gap)
-    sessions = ordered["item_id"].astype(str).groupby(starts.cumsum().to_numpy()).agg(list)
-    return [items[-max_len:] for items in sessions if len(items) >= 2]
+def rating_events(ratings: pd.DataFrame) -> list[Event]:
+    """One event per rating: the user is the session to cut, the data row's file line the last tie-breaker."""
+    return [Event(str(user), str(item), float(moment), int(row) + 2) for row, user, item, moment in
+            zip(ratings.index, ratings["user_id"], ratings["item_id"], ratings["timestamp"])]
 
 
 def drop_implausible_times(ratings: pd.DataFrame, path: Path, time_range: tuple[int, int],
@@ -58,9 +66,10 @@ def drop_implausible_times(ratings: pd.DataFrame, path: Path, time_range: tuple[
 
 def convert(output_dir: Path, session_gap: int = 3600, max_len: int = 50, seed: int = 2025,
             source_dir: Path = RECBOLE_ML100K, overwrite: bool = False,
-            time_range: tuple[int, int] = DEFAULT_TIME_RANGE, strict: bool = False) -> dict:
+            time_range: tuple[int, int] = DEFAULT_TIME_RANGE, strict: bool = False,
+            tie_order: str = "random") -> dict:
     """Write ml-100k.{train,valid,test}.inter, ml-100k.item and ml-100k.stats.json into `output_dir`; returns the
-    stats (the converters' layout: `table1` counts per split, the protocol, the bad records)."""
+    stats (the converters' layout: `table1` counts per split, the protocol, the event order, the bad records)."""
     started = time.perf_counter()
     source = source_dir / "ml-100k.inter"
     ratings = pd.read_csv(source, sep="\t", header=0, names=["user_id", "item_id", "rating", "timestamp"])
@@ -68,18 +77,22 @@ def convert(output_dir: Path, session_gap: int = 3600, max_len: int = 50, seed: 
     ratings = drop_implausible_times(ratings, source, time_range, problems)
     if problems:
         logger.warning(problems.summary())
-    sessions = {str(number): items for number, items in enumerate(cut_sessions(ratings, session_gap, max_len))}
+    protocol = SessionProtocol(session_gap=session_gap, max_len=max_len, seed=seed, tie_order=tie_order)
+    sessions = build_sessions(rating_events(ratings), protocol)
+    splits = split_sessions(sessions, protocol)
     with atomic_output_dir(output_dir, overwrite) as staging:
-        writers = write_splits(staging, "ml-100k", sessions, split_users(sessions, (0.8, 0.1, 0.1), seed))
+        item_lists = sessions.item_lists()
+        writers = write_splits(staging, "ml-100k", item_lists, splits)
         write_item_file(source_dir / "ml-100k.item", staging / "ml-100k.item")
         stats = {
             "dataset": "ml-100k",
             "source": {"ratings": str(source)},
-            "protocol": {"session_gap": session_gap, "max_len": max_len, "min_session_len": 2,
-                         "split": [0.8, 0.1, 0.1], "seed": seed, "time_range": list(time_range)},
-            "table1": table1_stats(*writers, n_items=len({item for items in sessions.values() for item in items}),
-                                   session_lengths=(len(items) for items in sessions.values())),
-            "removed": {},
+            "protocol": {**protocol.as_dict(), "time_range": list(time_range)},
+            "table1": table1_stats(*writers, n_items=len(sessions.items()),
+                                   session_lengths=(len(items) for items in item_lists.values())),
+            "order": order_statistics(sessions, protocol),
+            "sessions": split_counts(splits),
+            "removed": sessions.removed,
             "problems": problems.as_dict(),
             "seconds": round(time.perf_counter() - started, 2),
         }
@@ -100,13 +113,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output_dir", type=Path, default=Path("dataset/ml-100k"))
     parser.add_argument("--session_gap", type=int, default=3600, help="seconds of inactivity that start a new session")
     parser.add_argument("--max_len", type=int, default=50, help="most recent items kept per session")
-    parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument("--seed", type=int, default=2025, help="seed of the split and of the random tie order")
+    parser.add_argument("--tie_order", choices=TIE_ORDERS, default="random",
+                        help="order of ratings with equal times: random (seeded) or file (%(default)s)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--strict", action="store_true", help="stop at the first rating with an implausible time")
     add_time_range_argument(parser)
     args = parser.parse_args(argv)
     stats = convert(args.output_dir, args.session_gap, args.max_len, args.seed, overwrite=args.overwrite,
-                    time_range=tuple(args.time_range), strict=args.strict)
+                    time_range=tuple(args.time_range), strict=args.strict, tie_order=args.tie_order)
     print(format_stats(stats))
     print(f"wrote {args.output_dir} in {stats['seconds']:.1f} s")
 

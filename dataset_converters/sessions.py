@@ -2,8 +2,9 @@ r"""Your own sessions -> RecBole benchmark files, with the same session protocol
 
 Input: one row per interaction (session, item, time) in CSV, TSV, parquet or JSON lines; optionally an item table
 with text columns. Protocol (each step a flag, defaults in brackets): items with at least ``--min_item_freq`` [1]
-interactions are kept (one pass); each session's interactions are ordered by time (ties in file order); a new
-session starts after a gap of more than ``--session_gap`` seconds [off]; the most recent ``--max_len`` [50] items
+interactions are kept (one pass); each session's interactions are ordered by time (equal times by ``--tie_order``
+[random]: at random with the seed, or ``file``: in file order); a new session starts after a gap of more than
+``--session_gap`` seconds [off]; the most recent ``--max_len`` [50] items
 are kept; sessions shorter than ``--min_session_len`` [2] are dropped; sessions are split ``--split`` [0.8 0.1 0.1]
 at random with ``--seed`` [2025] (``--split_by session``) or by the time of their last interaction, the latest
 last (``--split_by time``); every prefix of a session predicts its next item.
@@ -18,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator, NamedTuple, Sequence
+from typing import Iterator, Sequence
 
 import yaml
 
@@ -45,34 +44,21 @@ from dataset_converters.common import (
     table1_stats,
     write_stats,
 )
-from dataset_converters.registry import SPLITS
-from dataset_converters.beauty import write_splits
+from dataset_converters.protocol import (
+    Event,
+    SessionProtocol,
+    add_protocol_arguments,
+    build_sessions,
+    order_statistics,
+    protocol_arguments,
+    split_counts,
+    split_sessions,
+    write_splits,
+)
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl")
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".inter": "tsv", ".item": "tsv",
                    ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
-
-
-class Interaction(NamedTuple):
-    """One row of the interactions file: its session, item, time, and its line (the tie-breaker)."""
-
-    session: str
-    item: str
-    time: float
-    line: int
-
-
-@dataclass(frozen=True)
-class SessionProtocol:
-    """The session protocol; defaults keep every item and split sessions 80/10/10 at random."""
-
-    min_item_freq: int = 1
-    min_session_len: int = 2
-    max_len: int = 50
-    session_gap: float | None = None
-    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    split_by: str = "session"
-    seed: int = 2025
 
 
 @dataclass(frozen=True)
@@ -185,7 +171,7 @@ def _token(value: object) -> str:
 
 
 def read_interactions(path: Path, fmt: str, columns: Columns, encoding: str,
-                      problems: ProblemLog) -> list[Interaction]:
+                      problems: ProblemLog) -> list[Event]:
     """Every usable interaction; a missing field, an id with whitespace or quotes, or a bad time is reported."""
     wanted = (columns.session, columns.item, columns.time)
     rows = []
@@ -201,63 +187,8 @@ def read_interactions(path: Path, fmt: str, columns: Columns, encoding: str,
                 problems.report(path, line, f"bad {columns.time}",
                                 f"expected epoch seconds or an ISO 8601 date, got {record[columns.time]!r}")
             else:
-                rows.append(Interaction(session, item, moment, line))
+                rows.append(Event(session, item, moment, line))
     return rows
-
-
-def build_sessions(rows: list[Interaction], protocol: SessionProtocol) -> tuple[dict[str, list[Interaction]], dict]:
-    """Sessions (id -> interactions in time order, the last `max_len` kept) and what each step removed."""
-    counts = Counter(row.item for row in rows)
-    kept = [row for row in rows if counts[row.item] >= protocol.min_item_freq]
-    removed = {f"interactions of items with frequency < {protocol.min_item_freq}": len(rows) - len(kept)}
-    by_session: dict[str, list[Interaction]] = {}
-    for row in kept:
-        by_session.setdefault(row.session, []).append(row)
-    sessions, truncated, short = {}, 0, 0
-    for session_id, history in by_session.items():
-        history.sort(key=lambda row: (row.time, row.line))
-        for part_id, part in _cut_at_gaps(session_id, history, protocol.session_gap):
-            recent = part[-protocol.max_len:]
-            truncated += len(part) - len(recent)
-            if len(recent) < protocol.min_session_len:
-                short += 1
-            else:
-                sessions[part_id] = recent
-    removed[f"interactions before the most recent {protocol.max_len} of a session"] = truncated
-    removed[f"sessions shorter than {protocol.min_session_len}"] = short
-    return sessions, removed
-
-
-def _cut_at_gaps(session_id: str, history: list[Interaction],
-                 gap: float | None) -> Iterator[tuple[str, list[Interaction]]]:
-    """The session itself, or its parts split where more than `gap` seconds pass (ids ``<session>_<n>``)."""
-    if gap is None:
-        yield session_id, history
-        return
-    start = 0
-    parts = []
-    for index in range(1, len(history) + 1):
-        if index == len(history) or history[index].time - history[index - 1].time > gap:
-            parts.append(history[start:index])
-            start = index
-    for number, part in enumerate(parts):
-        yield (session_id if len(parts) == 1 else f"{session_id}_{number}"), part
-
-
-def split_sessions(sessions: dict[str, list[Interaction]], protocol: SessionProtocol) -> list[list[str]]:
-    """Session ids of train/valid/test: shuffled with the seed, or ordered by the time of their last interaction."""
-    ratios = protocol.split
-    if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
-        raise ConversionError(f"--split needs three non-negative fractions summing to 1, got {list(ratios)}")
-    if protocol.split_by == "time":
-        order = sorted(sessions, key=lambda sid: (sessions[sid][-1].time, sessions[sid][-1].line))
-    elif protocol.split_by == "session":
-        order = sorted(sessions)
-        random.Random(protocol.seed).shuffle(order)
-    else:
-        raise ConversionError(f"--split_by must be session or time, got {protocol.split_by!r}")
-    n_train, n_valid = round(len(order) * ratios[0]), round(len(order) * ratios[1])
-    return [order[:n_train], order[n_train:n_train + n_valid], order[n_train + n_valid:]]
 
 
 def read_item_rows(path: Path, fmt: str, columns: Columns, encoding: str,
@@ -302,8 +233,6 @@ def convert_sessions(interactions: Path, output_dir: Path, columns: Columns,
                      encoding: str = "utf-8", strict: bool = False, overwrite: bool = False) -> dict:
     """Convert an interactions file (and an optional item table) into ``output_dir`` atomically; return the stats."""
     name = name or output_dir.name
-    if protocol.max_len < 2 or protocol.min_session_len < 2:
-        raise ConversionError("--max_len and --min_session_len must be at least 2 (one prefix item and the target)")
     if items is not None and not columns.text:
         raise ConversionError("--items needs --text_cols, the item table's columns that describe an item")
     check_encoding(encoding)
@@ -311,26 +240,27 @@ def convert_sessions(interactions: Path, output_dir: Path, columns: Columns,
     started = time.perf_counter()
     problems = ProblemLog(strict)
     rows = read_interactions(interactions, file_format(interactions, fmt), columns, encoding, problems)
-    sessions, removed = build_sessions(rows, protocol)
-    if not sessions:
+    sessions = build_sessions(rows, protocol)
+    if not sessions.events:
         raise ConversionError(f"{interactions}: no session is left after the protocol's filters "
                               f"({len(rows)} usable interactions)")
     item_rows = None if items is None else read_item_rows(items, file_format(items, items_fmt), columns, encoding,
                                                           problems)
     splits = split_sessions(sessions, protocol)
-    item_lists = {sid: [row.item for row in history] for sid, history in sessions.items()}
-    used = sorted({item for history in item_lists.values() for item in history})
+    item_lists = sessions.item_lists()
+    used = sessions.items()
     with atomic_output_dir(output_dir, overwrite) as staging:
         writers = write_splits(staging, name, item_lists, splits)
         stats = {
             "dataset": name,
             "source": {"interactions": str(interactions), "items": None if items is None else str(items)},
             "columns": asdict(columns),
-            "protocol": {**asdict(protocol), "split": list(protocol.split)},
+            "protocol": protocol.as_dict(),
             "table1": table1_stats(*writers, n_items=len(used),
                                    session_lengths=(len(history) for history in item_lists.values())),
-            "sessions": dict(zip(SPLITS, (len(part) for part in splits))),
-            "removed": removed,
+            "order": order_statistics(sessions, protocol),
+            "sessions": split_counts(splits),
+            "removed": sessions.removed,
             "input": {"interaction rows usable": len(rows)},
         }
         if item_rows is not None:
@@ -384,20 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--name", help="dataset name, the prefix of every file (default: the output folder's name)")
     parser.add_argument("--format", choices=FORMATS, help="format of --interactions (default: from the suffix)")
     parser.add_argument("--items_format", choices=FORMATS, help="format of --items (default: from the suffix)")
-    protocol = SessionProtocol()
-    parser.add_argument("--min_item_freq", type=int, default=protocol.min_item_freq,
-                        help="keep items with at least N interactions (%(default)s)")
-    parser.add_argument("--min_session_len", type=int, default=protocol.min_session_len,
-                        help="drop sessions shorter than N (%(default)s)")
-    parser.add_argument("--max_len", type=int, default=protocol.max_len,
-                        help="keep the most recent N items of a session (%(default)s)")
-    parser.add_argument("--session_gap", type=float, default=protocol.session_gap,
-                        help="start a new session after more than N seconds without interaction (off)")
-    parser.add_argument("--split", type=float, nargs=3, default=protocol.split, metavar=("TRAIN", "VALID", "TEST"),
-                        help="fractions of SESSIONS per split (%(default)s)")
-    parser.add_argument("--split_by", choices=("session", "time"), default=protocol.split_by,
-                        help="session: shuffled with --seed; time: by each session's last interaction (%(default)s)")
-    parser.add_argument("--seed", type=int, default=protocol.seed, help="seed of the session split (%(default)s)")
+    add_protocol_arguments(parser, SessionProtocol())
     parser.add_argument("--encoding", default="utf-8", help="encoding of text files (utf-8)")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad input row")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -409,8 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     columns = Columns(args.session_col, args.item_col, args.time_col, args.item_id_col,
                       tuple(column.strip() for column in args.text_cols.split(",") if column.strip()))
-    protocol = SessionProtocol(args.min_item_freq, args.min_session_len, args.max_len, args.session_gap,
-                               tuple(args.split), args.split_by, args.seed)
+    protocol = SessionProtocol(**protocol_arguments(args, SessionProtocol))
     return run_cli_conversion(
         lambda: convert_sessions(args.interactions, args.output_dir, columns, protocol, args.items, args.name,
                                  args.format, args.items_format, args.encoding, args.strict, args.overwrite),

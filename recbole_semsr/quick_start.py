@@ -12,10 +12,12 @@ from recbole.utils import init_logger, init_seed
 
 from dataset_converters.common import write_json
 from recbole_semsr.config import SemSRConfig, plain_config
+from recbole_semsr.list_metrics import training_popularity
 from recbole_semsr.model import get_model
 from recbole_semsr.preflight import ConfigValueError, check_config_types
 from recbole_semsr.provenance import check_checkpoint_data, data_provenance, read_checkpoint
 from recbole_semsr.rerank import evaluate_reranked, load_reranker, plus_name, rerank_source
+from recbole_semsr.sample_ranks import stored_full_ranks, stored_ranks_at_k, targets_sha256
 from recbole_semsr.trainer import SemSRTrainer
 
 
@@ -57,6 +59,7 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     logger.info(recommender)
     trainer = SemSRTrainer(config, recommender)
     trainer.data_provenance = data_provenance(config, data)
+    trainer.item_popularity = training_popularity(train_data._dataset)
     mismatches: list[str] = []
     if config["model_file"]:
         best_valid_result = evaluate_saved_model(trainer, config["model_file"], valid_data, mismatches)
@@ -81,6 +84,8 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
         "data": trainer.data_provenance,
         "config": plain_config(config),
     }
+    if test_result is not None:
+        result["test_ranks"] = stored_full_ranks(trainer.last_eval_ranks, eval_targets_hash(test_data))
     if config["rerank_with"]:
         add_reranked_results(result, trainer.model, config, train_data._dataset, valid_data, test_data,
                              config_file_list, config_dict, mismatches)
@@ -165,15 +170,34 @@ def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, tra
     reranker = load_reranker(source, config, train_dataset, mismatches)
     ks = list(config["topk"])
     exclude = bool(config["exclude_session_items"])
+    valid = evaluate_reranked(model, reranker, valid_data, ks, config["device"], exclude)
     result.update({
         "model": plus_name(config["model"], type(reranker).__name__),
         "reranker": str(source),
         "base_valid_result": result["best_valid_result"],
         "base_test_result": result["test_result"],
-        "best_valid_result": evaluate_reranked(model, reranker, valid_data, ks, config["device"], exclude),
-        "test_result": None if result["test_result"] is None
-        else evaluate_reranked(model, reranker, test_data, ks, config["device"], exclude),
+        "best_valid_result": {**list_metrics(result["best_valid_result"]), **valid.metrics},
     })
+    if result["test_result"] is not None:
+        test = evaluate_reranked(model, reranker, test_data, ks, config["device"], exclude)
+        result["test_result"] = {**list_metrics(result["test_result"]), **test.metrics}
+        result["test_ranks"] = stored_ranks_at_k(test.ranks, eval_targets_hash(test_data))
+
+
+LIST_METRICS = ("coverage@", "averagepopularity@")
+"""Metrics of the set of items in each top-K list, which re-ordering inside the list leaves unchanged."""
+
+
+def list_metrics(result: dict[str, float]) -> dict[str, float]:
+    """The entries of `result` that a "+" row shares with the model it re-orders."""
+    return {key: value for key, value in result.items() if key.startswith(LIST_METRICS)}
+
+
+def eval_targets_hash(eval_data) -> str:
+    """SHA-256 of the raw target ids of an evaluation loader's samples, in file order (the order they are scored)."""
+    dataset = eval_data._dataset
+    field = dataset.iid_field
+    return targets_sha256(dataset.id2token(field, dataset.inter_feat[field].numpy()))
 
 
 def prepare_dataset(config: SemSRConfig) -> None:

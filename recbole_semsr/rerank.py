@@ -7,9 +7,11 @@ re-ranker's scores keep the first model's order (a stable sort).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 
@@ -43,26 +45,27 @@ def reranked_hits(scores: torch.Tensor, rerank_scores: torch.Tensor, targets: to
     return torch.where(found.any(dim=1), found.float().argmax(dim=1) + 1, torch.zeros_like(targets))
 
 
-def recall_and_mrr(ranks: torch.Tensor) -> tuple[float, float]:
-    """Sums of hits and reciprocal ranks over a batch of 1-based ranks (0 = not in the list)."""
-    hits = ranks > 0
-    return float(hits.sum()), float((1.0 / ranks[hits].float()).sum())
-
-
 @torch.no_grad()
 def mask_session_items(scores: torch.Tensor, item_seq: torch.Tensor) -> torch.Tensor:
     """`scores` [B, n_items] with the items of each session (`item_seq` [B, L], 0-padded) set to -inf, in place."""
     return scores.scatter_(1, item_seq.to(scores.device), -torch.inf)
 
 
+@dataclass
+class RerankedEvaluation:
+    """Metrics@K of the re-ordered top-K lists, and each sample's rank inside them (0 = not in the list)."""
+
+    metrics: dict[str, float]
+    ranks: dict[int, np.ndarray]
+
+
 def evaluate_reranked(model, reranker, eval_data, ks: list[int], device: torch.device,
-                      exclude_session_items: bool = False) -> dict[str, float]:
-    """Recall@K and MRR@K of `model`'s top-K lists reordered by `reranker`, over a RecBole full-sort loader
-    (with `exclude_session_items`, the session's own items never enter a top-K list)."""
+                      exclude_session_items: bool = False) -> RerankedEvaluation:
+    """Recall@K, MRR@K, NDCG@K and Hit@K of `model`'s top-K lists reordered by `reranker`, over a RecBole full-sort
+    loader (with `exclude_session_items`, the session's own items never enter a top-K list)."""
     model.eval()
     reranker.eval()
-    sums = {f"{name}@{k}": 0.0 for k in ks for name in ("recall", "mrr")}
-    count = 0
+    ranks: dict[int, list[torch.Tensor]] = {k: [] for k in ks}
     for interaction, _, _, targets in eval_data:
         interaction = interaction.to(device)
         scores = model.full_sort_predict(interaction).view(len(targets), -1)
@@ -72,11 +75,20 @@ def evaluate_reranked(model, reranker, eval_data, ks: list[int], device: torch.d
         if exclude_session_items:
             mask_session_items(scores, interaction[model.ITEM_SEQ])
         for k in ks:
-            hits, reciprocal = recall_and_mrr(reranked_hits(scores, rerank_scores, targets.to(device), k))
-            sums[f"recall@{k}"] += hits
-            sums[f"mrr@{k}"] += reciprocal
-        count += len(targets)
-    return {key: round(value / count, 6) for key, value in sums.items()}
+            ranks[k].append(reranked_hits(scores, rerank_scores, targets.to(device), k).cpu())
+    by_k = {k: torch.cat(parts).numpy() for k, parts in ranks.items()}
+    return RerankedEvaluation({key: value for k, found in by_k.items() for key, value in rank_metrics(found, k).items()},
+                              by_k)
+
+
+def rank_metrics(ranks: np.ndarray, k: int) -> dict[str, float]:
+    """Recall (= Hit: one target per sample), MRR and NDCG at `k` from 1-based ranks inside the top-k (0 = absent)."""
+    hits = ranks > 0
+    reciprocal = np.where(hits, 1.0 / np.maximum(ranks, 1), 0.0)
+    gain = np.where(hits, 1.0 / np.log2(ranks + 1.0), 0.0)
+    recall = round(float(hits.mean()), 6)
+    return {f"recall@{k}": recall, f"mrr@{k}": round(float(reciprocal.mean()), 6),
+            f"ndcg@{k}": round(float(gain.mean()), 6), f"hit@{k}": recall}
 
 
 def load_reranker(checkpoint: str | Path, config: SemSRConfig, dataset,

@@ -6,15 +6,18 @@ import shutil
 from time import perf_counter
 from uuid import uuid4
 
+import numpy as np
 import torch
 from recbole.trainer import Trainer
 from recbole.utils import get_local_time
 
 from recbole_semsr.compat import safe_torch_load
+from recbole_semsr.list_metrics import TopKListStatistics
 from recbole_semsr.config import plain_config
 from recbole_semsr.rerank import mask_session_items
 from recbole_semsr.model.base import remember_training_batch
 from recbole_semsr.provenance import PROVENANCE_KEY, load_weights, read_checkpoint
+from recbole_semsr.sample_ranks import target_ranks
 
 
 class SemSRTrainer(Trainer):
@@ -22,7 +25,9 @@ class SemSRTrainer(Trainer):
 
     RecBole pickles its whole `Config` into each checkpoint, which torch >= 2.6 refuses to load with
     `weights_only=True`; here the config is stored as a plain dict. Epoch and evaluation times are recorded in
-    `epoch_seconds` and `eval_seconds`. `data_provenance` (set by the runner, see `recbole_semsr.provenance`) is
+    `epoch_seconds` and `eval_seconds`; `last_eval_ranks` holds the target rank of every sample of the last
+    evaluation (`recbole_semsr.sample_ranks`); with `item_popularity` set, every evaluation also reports coverage and
+    average popularity of its top-K lists (`recbole_semsr.list_metrics`). `data_provenance` (set by the runner, see `recbole_semsr.provenance`) is
     stored in every checkpoint, binding it to the data it was trained on. Checkpoint names carry a random suffix: RecBole names them by model and
     second only, so runs started in the same second (parallel tuning trials) would overwrite each other's. The
     checkpoint folder is created race-free before RecBole's check-then-create.
@@ -38,6 +43,10 @@ class SemSRTrainer(Trainer):
         self.epoch_seconds: list[float] = []
         self.eval_seconds: list[float] = []
         self.data_provenance: dict | None = None
+        self.last_eval_ranks: np.ndarray | None = None
+        self.item_popularity: np.ndarray | None = None
+        self._batch_ranks: list[torch.Tensor] = []
+        self._list_statistics: TopKListStatistics | None = None
 
     def _build_optimizer(self, **kwargs):
         if not trains_with_gradients(self.model):
@@ -67,6 +76,9 @@ class SemSRTrainer(Trainer):
         interaction, scores, positive_u, positive_i = super()._full_sort_batch_eval(batched_data)
         if self.config["exclude_session_items"]:
             mask_session_items(scores, interaction[self.model.ITEM_SEQ])
+        self._batch_ranks.append(target_ranks(scores, positive_i, max(self.config["topk"])))
+        if self._list_statistics is not None:
+            self._list_statistics.add(scores)
         return interaction, scores, positive_u, positive_i
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
@@ -117,8 +129,14 @@ class SemSRTrainer(Trainer):
             load_weights(self.model, state["state_dict"], checkpoint_file)
             self.logger.info(f"Loading model parameters from {checkpoint_file}")
         start = perf_counter()
+        self._batch_ranks = []
+        self._list_statistics = (None if self.item_popularity is None
+                                 else TopKListStatistics(self.item_popularity, list(self.config["topk"])))
         result = super().evaluate(eval_data, load_best_model=False, show_progress=show_progress)
         self.eval_seconds.append(perf_counter() - start)
+        self.last_eval_ranks = torch.cat(self._batch_ranks).numpy() if self._batch_ranks else None
+        if self._list_statistics is not None and result is not None:
+            result.update(self._list_statistics.result())
         return result
 
 

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 
 import recbole_semsr  # noqa: F401  (applies the dependency fixes before RecBole is used)
-from dataset_converters.beauty import BeautyProtocol, convert_beauty, main, split_users
+from dataset_converters.beauty import BeautyProtocol, convert_beauty, main
 from dataset_converters.common import ConversionError
 
 REPO = Path(__file__).resolve().parents[1]
-# min_item_freq 2, users with >= 3 events, sessions keep 4 items, one user per split
-SMALL = BeautyProtocol(min_item_freq=2, min_user_interactions=3, max_len=4, split=(1 / 3, 1 / 3, 1 / 3), seed=7)
-LOOSE = BeautyProtocol(min_item_freq=1, min_user_interactions=1, max_len=50, split=(1.0, 0.0, 0.0))
+# min_item_freq 2, users with >= 3 events, sessions keep 4 items, one user per split; ties in file order (the hand
+# counts below; the random tie rule is tested in test_protocol.py)
+SMALL = BeautyProtocol(min_item_freq=2, min_session_events=3, max_len=4, split=(1 / 3, 1 / 3, 1 / 3), seed=7,
+                       tie_order="file")
+LOOSE = BeautyProtocol(min_item_freq=1, min_session_events=1, max_len=50, split=(1.0, 0.0, 0.0), tie_order="file")
 
 REVIEWS = [  # (line) user item time
     ("u1", "A", 10), ("u1", "B", 20), ("u1", "C", 20), ("u1", "D", 30), ("u1", "A", 40),  # 1-5: B, C tie at 20
@@ -96,7 +98,7 @@ def test_protocol_on_hand_made_fixture(tmp_path: Path) -> None:
         "duplicate events": 1,
         "events of items without metadata": 1,
         "events of items with frequency < 2": 1,
-        "events of users with < 3 interactions": 2,
+        "events of sessions with < 3 events": 2,
         "events before the most recent 4 of a session": 1,
         "sessions shorter than 2": 0,
     }
@@ -123,23 +125,12 @@ def test_max_len_and_short_sessions(tmp_path: Path) -> None:
     reviews = write_lines(tmp_path / "r.json", [review_line("u1", item, t) for t, item in enumerate("ABCDEF")]
                           + [review_line("u2", "A", 1)])
     meta = write_lines(tmp_path / "m.json", [repr({"asin": a, "title": a}) for a in "ABCDEF"])
-    protocol = BeautyProtocol(min_item_freq=1, min_user_interactions=1, max_len=3, split=(1.0, 0.0, 0.0))
+    protocol = BeautyProtocol(min_item_freq=1, min_session_events=1, max_len=3, split=(1.0, 0.0, 0.0))
     stats = convert_beauty(reviews, meta, tmp_path / "out", protocol)
     assert read_inter(tmp_path / "out" / "beauty.train.inter") == [("u1", ["D"], "E"), ("u1", ["D", "E"], "F")]
     assert stats["removed"]["events before the most recent 3 of a session"] == 3
     assert stats["removed"]["sessions shorter than 2"] == 1  # u2 has one event
     assert stats["table1"]["#items"] == 3
-
-
-def test_split_users_sizes_and_seed() -> None:
-    users = [f"u{i:02d}" for i in range(10)]
-    train, valid, test = split_users(users, (0.8, 0.1, 0.1), seed=1)
-    assert (len(train), len(valid), len(test)) == (8, 1, 1)
-    assert sorted(train + valid + test) == users
-    assert split_users(reversed(users), (0.8, 0.1, 0.1), seed=1) == (train, valid, test)
-    assert {split_users(users, (0.8, 0.1, 0.1), seed=s)[2][0] for s in range(20)} != {test[0]}
-    with pytest.raises(ConversionError, match="--split"):
-        split_users(users, (0.8, 0.1, 0.2), seed=1)
 
 
 def test_ratings_csv_and_gzip_inputs(tmp_path: Path) -> None:
@@ -392,7 +383,7 @@ def test_empty_meta_file_is_blamed_on_the_meta_file(tmp_path: Path) -> None:
 def test_no_session_left_shows_the_problem_tally_first(tmp_path: Path) -> None:
     reviews = write_lines(tmp_path / "r.json", BASE_REVIEWS + [b"\xff\xfe broken"] * 3)
     meta = write_lines(tmp_path / "m.json", BASE_META)
-    protocol = BeautyProtocol(min_item_freq=10, min_user_interactions=1, split=(1.0, 0.0, 0.0))
+    protocol = BeautyProtocol(min_item_freq=10, min_session_events=1, split=(1.0, 0.0, 0.0))
     with pytest.raises(ConversionError) as error:
         convert_beauty(reviews, meta, tmp_path / "out", protocol)
     lines = str(error.value).splitlines()

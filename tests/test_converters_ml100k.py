@@ -4,6 +4,7 @@ import pytest
 from dataset_converters import ml100k
 from dataset_converters.common import ConversionError
 from dataset_converters.prepare import ensure_dataset
+from dataset_converters.protocol import SessionProtocol, build_sessions
 
 
 def test_sessions_are_cut_at_gaps_and_keep_the_most_recent_items():
@@ -13,9 +14,12 @@ def test_sessions_are_cut_at_gaps_and_keep_the_most_recent_items():
         # user 1: 10,11 | gap | 12,13,14 (ties keep file order); user 2: one session; user 3: too short
         "timestamp": [0, 100, 5000, 5000, 5100, 7, 8, 9],
     })
-    assert ml100k.cut_sessions(ratings, session_gap=3600, max_len=2) == [["10", "11"], ["13", "14"], ["20", "21"]]
-    assert ml100k.cut_sessions(ratings, session_gap=10**6, max_len=50) == [["10", "11", "12", "13", "14"],
-                                                                           ["20", "21"]]
+    def cut(session_gap: int, max_len: int) -> dict[str, list[str]]:
+        protocol = SessionProtocol(session_gap=session_gap, max_len=max_len, tie_order="file")
+        return build_sessions(ml100k.rating_events(ratings), protocol).item_lists()
+
+    assert cut(session_gap=3600, max_len=2) == {"1_0": ["10", "11"], "1_1": ["13", "14"], "2": ["20", "21"]}
+    assert cut(session_gap=10**6, max_len=50) == {"1": ["10", "11", "12", "13", "14"], "2": ["20", "21"]}
 
 
 def test_runner_hook_converts_ml100k_from_the_recbole_wheel(tmp_path):

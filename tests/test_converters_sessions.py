@@ -134,9 +134,9 @@ def test_protocol_options(tmp_path):
         split_by="time", split=(0.5, 0.25, 0.25), max_len=3))
     test_sessions = {line.split("\t")[0] for line in (tmp_path / "t" / "x" / "x.test.inter").read_text().splitlines()[1:]}
     assert "late" in test_sessions and "s0" not in test_sessions
-    assert stats["removed"]["interactions before the most recent 3 of a session"] == 20
+    assert stats["removed"]["events before the most recent 3 of a session"] == 20
     stats = sessions.convert_sessions(events, tmp_path / "f" / "x", columns, sessions.SessionProtocol(min_item_freq=2))
-    assert stats["removed"]["interactions of items with frequency < 2"] >= 1  # "rare" occurs once
+    assert stats["removed"]["events of items with frequency < 2"] >= 1  # "rare" occurs once
     gappy = write_csv(tmp_path / "gappy.csv", rows + [{"sess": "g", "product": "p1", "ts": t} for t in (0, 9, 500, 509)])
     gap = sessions.convert_sessions(gappy, tmp_path / "g" / "x", columns, sessions.SessionProtocol(session_gap=100))
     assert gap["table1"]["#sessions"] == 20 + 1 + 2  # "g" cut in two at its 491 s gap
