@@ -45,6 +45,7 @@ from dataset_converters.protocol import (
     SessionProtocol,
     add_protocol_arguments,
     build_sessions,
+    drop_duplicate_events,
     order_statistics,
     protocol_arguments,
     split_counts,
@@ -171,20 +172,6 @@ def _parse_literal_dict(text: str) -> dict | None:
         except json.JSONDecodeError:
             return None
     return value if isinstance(value, dict) else None
-
-
-def drop_duplicate_events(events: list[Event], path: Path, problems: ProblemLog) -> list[Event]:
-    """Drop repeated (user, item, time) events, keeping the first; each repeat is reported."""
-    first_line: dict[tuple[str, str, float], int] = {}
-    kept = []
-    for event in events:
-        key = (event.session, event.item, event.time)
-        if key in first_line:
-            problems.report(path, event.line, "duplicate event", f"same user, item and time as line {first_line[key]}")
-        else:
-            first_line[key] = event.line
-            kept.append(event)
-    return kept
 
 
 def drop_unknown_items(events: list[Event], meta: dict[str, dict], path: Path, problems: ProblemLog) -> list[Event]:

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import zlib
@@ -260,6 +261,17 @@ def add_time_range_argument(parser: argparse.ArgumentParser) -> None:
                              f"(default {DEFAULT_TIME_RANGE[0]} {DEFAULT_TIME_RANGE[1]}: 1990-01-01 to 2050-01-01)")
 
 
+PANDAS_MISSING = frozenset({"#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                            "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+"""Texts that pandas (and so RecBole, reading an atomic file) turns into a missing value by default."""
+
+
+def loadable_token(value: str) -> str:
+    """``value``, or ``_value`` when pandas would read it as missing (``NA``, ``null``, ``nan``, ...): in an atomic
+    file such an id would become the padding item."""
+    return f"_{value}" if value in PANDAS_MISSING else value
+
+
 def is_token(value: str) -> bool:
     """True for a usable id: non-empty, without whitespace or quotes (RecBole splits token_seq on spaces)."""
     return bool(_TOKEN.match(value))
@@ -419,6 +431,14 @@ def format_stats(stats: dict) -> str:
         "removed by each step:",
     ]
     lines.extend(f"  {count:>9,}  {step}" for step, count in stats["removed"].items())
+    if "tied_share" in stats.get("order", {}):
+        order = stats["order"]
+        rule = "random" if order["tie_order"] == "random" else order["tie_order"]
+        seed = f" (seed {order['tie_seed']})" if order.get("tie_seed") is not None else ""
+        lines.append(f"event order: equal times {rule}{seed}; {order['tied_transitions']:,} of "
+                     f"{order['transitions']:,} transitions tied ({100 * order['tied_share']:.1f} %)")
+    if stats.get("item_table_note"):
+        lines.append(stats["item_table_note"])
     problems = ProblemLog()
     problems.counts.update(stats["problems"]["counts"])
     problems.examples = stats["problems"]["examples"]
@@ -426,13 +446,32 @@ def format_stats(stats: dict) -> str:
     return "\n".join(lines)
 
 
-def run_cli_conversion(convert: Callable[[], dict], output_dir: Path) -> int:
-    """Run a converter for a CLI: print its stats, or the error; returns the exit status."""
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does, so that the atomic output's clean-up runs
+    (no hidden ``.NAME.partial-*`` folder is left behind)."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        stats = convert()
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_cli_conversion(convert: Callable[[], dict], output_dir: Path) -> int:
+    """Run a converter for a CLI: print its stats, or the error in one line; returns the exit status (130 when
+    interrupted by Ctrl-C or SIGTERM, nothing written)."""
+    try:
+        with terminate_as_interrupt():
+            stats = convert()
     except (ConversionError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing was written to {output_dir}", file=sys.stderr)
+        return 130
     print(format_stats(stats))
     print(f"wrote {output_dir} in {stats['seconds']:.1f} s")
     return 0

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
-from dataset_converters.common import ConversionError, InterFileWriter
+from dataset_converters.common import ConversionError, InterFileWriter, ProblemLog
 from dataset_converters.registry import SPLITS
 
 TIE_ORDERS = ("random", "file")
@@ -145,16 +145,36 @@ def cut_at_gaps(session: str, history: list[Event], gap: float | None) -> Iterat
         yield (session if len(parts) == 1 else f"{session}_{number}"), part
 
 
+def drop_duplicate_events(events: list[Event], path: Path, problems: ProblemLog) -> list[Event]:
+    """Drop repeated (session, item, time) events, keeping the first; each repeat is reported with its line."""
+    first_line: dict[tuple[str, str, float], int] = {}
+    kept = []
+    for event in events:
+        key = (event.session, event.item, event.time)
+        if key in first_line:
+            problems.report(path, event.line, "duplicate event", f"same session, item and time as line {first_line[key]}")
+        else:
+            first_line[key] = event.line
+            kept.append(event)
+    return kept
+
+
 def split_sessions(sessions: Sessions, protocol: SessionProtocol) -> list[list[str]]:
     """Session ids of train/valid/test: the sorted ids shuffled with the seed (``split_by: session``), or ordered by
-    the time of their last event, the latest last (``split_by: time``); rounded counts by ``split``."""
+    the time of their last event, the latest last (``split_by: time``); rounded counts by ``split``. A split with a
+    positive share that would be empty is refused: the runner needs every split."""
     if protocol.split_by == "time":
         order = sorted(sessions.events, key=lambda sid: (sessions.events[sid][-1].time, sessions.events[sid][-1].line))
     else:
         order = sorted(sessions.events)
         random.Random(protocol.seed).shuffle(order)
     n_train, n_valid = round(len(order) * protocol.split[0]), round(len(order) * protocol.split[1])
-    return [order[:n_train], order[n_train:n_train + n_valid], order[n_train + n_valid:]]
+    parts = [order[:n_train], order[n_train:n_train + n_valid], order[n_train + n_valid:]]
+    empty = [name for name, part, share in zip(SPLITS, parts, protocol.split) if share > 0 and not part]
+    if empty:
+        raise ConversionError(f"{len(order)} sessions are too few for --split {' '.join(map(str, protocol.split))}: "
+                              f"the {' and '.join(empty)} split would be empty; convert more sessions or change --split")
+    return parts
 
 
 def incremental_samples(items: Sequence[str]) -> Iterator[tuple[list[str], str]]:

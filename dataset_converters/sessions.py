@@ -23,32 +23,36 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import yaml
 
 from dataset_converters.common import (
+    DEFAULT_TIME_RANGE,
     ConversionError,
     ItemFileWriter,
     ProblemLog,
     atomic_output_dir,
     check_encoding,
     check_output_dir,
+    add_time_range_argument,
     is_token,
     iter_text_lines,
+    loadable_token,
     read_delimited_records,
     run_cli_conversion,
     table1_stats,
     write_stats,
 )
+from dataset_converters.event_times import check_time_format, parse_time
 from dataset_converters.protocol import (
     Event,
     SessionProtocol,
     add_protocol_arguments,
     build_sessions,
+    drop_duplicate_events,
     order_statistics,
     protocol_arguments,
     split_counts,
@@ -147,34 +151,45 @@ def _parquet_rows(path: Path, wanted: Sequence[str]) -> Iterator[tuple[int, dict
         yield number, record
 
 
-def parse_time(value: object) -> float | None:
-    """Seconds from a number (epoch seconds) or an ISO 8601 date/time string; None when neither."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.timestamp()
-    text = str(value).strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
-
-
 def _token(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
-def read_interactions(path: Path, fmt: str, columns: Columns, encoding: str,
-                      problems: ProblemLog) -> list[Event]:
-    """Every usable interaction; a missing field, an id with whitespace or quotes, or a bad time is reported."""
+@dataclass(frozen=True)
+class TimeRule:
+    """How the time column is read (``dataset_converters.event_times``)."""
+
+    format: str = "auto"
+    range: tuple[int, int] = DEFAULT_TIME_RANGE
+
+
+@dataclass
+class IdRenames:
+    """Ids that pandas would read as missing, renamed (``NA`` -> ``_NA``), with their count."""
+
+    count: int = 0
+    renamed: set[str] = field(default_factory=set)
+
+    def apply(self, value: str, path: Path, line: int, problems: ProblemLog) -> str:
+        safe = loadable_token(value)
+        if safe != value:
+            self.count += 1
+            self.renamed.add(safe)
+            problems.report(path, line, "id read as missing by pandas, renamed", f"{value!r} -> {safe!r}")
+        return safe
+
+    def check_no_collision(self, ids: set[str], path: Path) -> None:
+        clash = sorted(self.renamed & ids)
+        if clash:
+            raise ConversionError(f"{path}: renamed id {clash[0]!r} is also an id of the file; rename it yourself")
+
+
+def read_interactions(path: Path, fmt: str, columns: Columns, encoding: str, problems: ProblemLog,
+                      times: TimeRule = TimeRule()) -> list[Event]:
+    """Every usable interaction; a missing field, an id with whitespace or quotes, or a refused time is reported,
+    and an id that pandas would read as missing is renamed and reported."""
     wanted = (columns.session, columns.item, columns.time)
-    rows = []
+    rows, renames, originals = [], IdRenames(), set()
     for line, record in iter_rows(path, fmt, wanted, encoding, problems):
         session, item = _token(record[columns.session]), _token(record[columns.item])
         if not session or not item:
@@ -182,12 +197,14 @@ def read_interactions(path: Path, fmt: str, columns: Columns, encoding: str,
         elif not (is_token(session) and is_token(item)):
             problems.report(path, line, "bad session or item id", "ids may not hold whitespace or quotes")
         else:
-            moment = parse_time(record[columns.time])
-            if moment is None:
-                problems.report(path, line, f"bad {columns.time}",
-                                f"expected epoch seconds or an ISO 8601 date, got {record[columns.time]!r}")
+            moment = parse_time(record[columns.time], times.format, times.range)
+            if isinstance(moment, str):
+                problems.report(path, line, f"bad {columns.time}", moment)
             else:
-                rows.append(Event(session, item, moment, line))
+                originals.update((session, item))
+                rows.append(Event(renames.apply(session, path, line, problems), renames.apply(item, path, line, problems),
+                                  moment, line))
+    renames.check_no_collision(originals, path)
     return rows
 
 
@@ -195,8 +212,11 @@ def read_item_rows(path: Path, fmt: str, columns: Columns, encoding: str,
                    problems: ProblemLog) -> dict[str, dict[str, object]]:
     """Item id -> its text columns (the first row of an id wins; a later duplicate or a bad id is reported)."""
     items: dict[str, dict[str, object]] = {}
+    renames = IdRenames()
     for line, record in iter_rows(path, fmt, (columns.item_id, *columns.text), encoding, problems):
         item = _token(record[columns.item_id])
+        if item and is_token(item):
+            item = renames.apply(item, path, line, problems)
         if not item or not is_token(item):
             problems.report(path, line, f"missing or bad {columns.item_id}")
         elif item in items:
@@ -230,17 +250,24 @@ def write_item_text(folder: Path, name: str, used: list[str], items: dict[str, d
 def convert_sessions(interactions: Path, output_dir: Path, columns: Columns,
                      protocol: SessionProtocol = SessionProtocol(), items: Path | None = None,
                      name: str | None = None, fmt: str | None = None, items_fmt: str | None = None,
-                     encoding: str = "utf-8", strict: bool = False, overwrite: bool = False) -> dict:
-    """Convert an interactions file (and an optional item table) into ``output_dir`` atomically; return the stats."""
+                     encoding: str = "utf-8", strict: bool = False, overwrite: bool = False,
+                     times: TimeRule = TimeRule(), keep_duplicates: bool = False) -> dict:
+    """Convert an interactions file (and an optional item table) into ``output_dir`` atomically; return the stats.
+
+    Exact duplicate interactions (same session, item and time) are reported and dropped unless ``keep_duplicates``.
+    """
     name = name or output_dir.name
     if items is not None and not columns.text:
         raise ConversionError("--items needs --text_cols, the item table's columns that describe an item")
+    if (problem := check_time_format(times.format)) is not None:
+        raise ConversionError(problem)
     check_encoding(encoding)
     check_output_dir(output_dir, overwrite)
     started = time.perf_counter()
     problems = ProblemLog(strict)
-    rows = read_interactions(interactions, file_format(interactions, fmt), columns, encoding, problems)
-    sessions = build_sessions(rows, protocol)
+    rows = read_interactions(interactions, file_format(interactions, fmt), columns, encoding, problems, times)
+    unique = rows if keep_duplicates else drop_duplicate_events(rows, interactions, problems)
+    sessions = build_sessions(unique, protocol)
     if not sessions.events:
         raise ConversionError(f"{interactions}: no session is left after the protocol's filters "
                               f"({len(rows)} usable interactions)")
@@ -260,15 +287,28 @@ def convert_sessions(interactions: Path, output_dir: Path, columns: Columns,
                                    session_lengths=(len(history) for history in item_lists.values())),
             "order": order_statistics(sessions, protocol),
             "sessions": split_counts(splits),
-            "removed": sessions.removed,
+            "removed": {"duplicate interactions": len(rows) - len(unique), **sessions.removed},
             "input": {"interaction rows usable": len(rows)},
+            "time_format": times.format,
         }
         if item_rows is not None:
             stats["items_without_text"] = write_item_text(staging, name, used, item_rows, columns)
+            stats["item_table_note"] = item_table_note(used, item_rows, stats["items_without_text"])
         stats["problems"] = problems.as_dict()
         stats["seconds"] = round(time.perf_counter() - started, 2)
         write_stats(staging / f"{name}.stats.json", stats)
     return stats
+
+
+def item_table_note(used: list[str], item_rows: dict[str, dict[str, object]], without_text: int) -> str:
+    """One line for the summary: how many items of the sessions have no row in the item table, and the likely
+    cause when the ids differ only by a float's ``.0`` (``1034`` against ``1034.0``)."""
+    note = f"{without_text:,} of {len(used):,} items have no row in the item table (their text is empty)"
+    unmatched = [item for item in used if item not in item_rows]
+    if unmatched and any(f"{item}.0" in item_rows for item in unmatched[:1000]):
+        note += ("; its ids look like numbers written as floats (1034.0 for 1034): write the id column as integers "
+                 "or as text")
+    return note
 
 
 def convert_recbole_inter(name: str, folder: Path) -> dict:
@@ -315,6 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=FORMATS, help="format of --interactions (default: from the suffix)")
     parser.add_argument("--items_format", choices=FORMATS, help="format of --items (default: from the suffix)")
     add_protocol_arguments(parser, SessionProtocol())
+    parser.add_argument("--time_format", default="auto",
+                        help="auto (numbers are epoch seconds, other text ISO 8601), epoch, epoch_ms, iso, or a "
+                             "strptime format such as %%Y%%m%%d; times without a zone are UTC (%(default)s)")
+    add_time_range_argument(parser)
+    parser.add_argument("--keep_duplicates", action="store_true",
+                        help="keep exact duplicate interactions (same session, item and time); default: reported "
+                             "and dropped")
     parser.add_argument("--encoding", default="utf-8", help="encoding of text files (utf-8)")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad input row")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -329,7 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     protocol = SessionProtocol(**protocol_arguments(args, SessionProtocol))
     return run_cli_conversion(
         lambda: convert_sessions(args.interactions, args.output_dir, columns, protocol, args.items, args.name,
-                                 args.format, args.items_format, args.encoding, args.strict, args.overwrite),
+                                 args.format, args.items_format, args.encoding, args.strict, args.overwrite,
+                                 TimeRule(args.time_format, tuple(args.time_range)), args.keep_duplicates),
         args.output_dir)
 
 

@@ -284,12 +284,12 @@ def test_ensure_dataset_converts_from_raw_folder_or_explains(tmp_path: Path) -> 
     assert (f"python -m dataset_converters.beauty --reviews RAW_DIR/reviews_Beauty_5.json.gz --meta "
             f"RAW_DIR/meta_Beauty.json.gz --output_dir {data / 'beauty'}") in message
     raw.mkdir()
-    # six users who each review the same six items: passes the paper's default filters (>= 5, > 5)
-    write_lines(raw / "reviews_Beauty_5.json", [review_line(f"u{u}", f"I{i}", i) for u in range(6) for i in range(6)])
+    # ten users who each review the same six items: passes the paper's default filters (>= 5, > 5), 8/1/1 users
+    write_lines(raw / "reviews_Beauty_5.json", [review_line(f"u{u}", f"I{i}", i) for u in range(10) for i in range(6)])
     write_lines(raw / "meta_Beauty.json", [repr({"asin": f"I{i}", "title": f"t{i}"}) for i in range(6)])
     ensure_dataset("beauty", data, raw)
     stats = json.loads((data / "beauty" / "beauty.stats.json").read_text())
-    assert stats["table1"]["#train"] + stats["table1"]["#valid"] + stats["table1"]["#test"] == 6 * 5
+    assert stats["table1"]["#train"] + stats["table1"]["#valid"] + stats["table1"]["#test"] == 10 * 5
     assert stats["source"]["reviews"] == str(raw / "reviews_Beauty_5.json")
 
 

@@ -60,8 +60,9 @@ def test_each_row_with_its_target_is_one_session_and_every_prefix_a_sample(tmp_p
 
 def test_the_csv_layout_gives_the_same_files_as_parquet(tmp_path: Path):
     sessions, targets = write_parquet(tmp_path)
-    convert_m2_sessions(sessions, tmp_path / "a" / "m2", targets)
-    convert_m2_sessions(write_official_csv(tmp_path / "s.csv"), tmp_path / "b" / "m2")
+    thirds = SessionProtocol(split=(1 / 3, 1 / 3, 1 / 3))
+    convert_m2_sessions(sessions, tmp_path / "a" / "m2", targets, protocol=thirds)
+    convert_m2_sessions(write_official_csv(tmp_path / "s.csv"), tmp_path / "b" / "m2", protocol=thirds)
     for split in ("train", "valid", "test"):
         name = f"m2.{split}.inter"
         assert (tmp_path / "a" / "m2" / name).read_bytes() == (tmp_path / "b" / "m2" / name).read_bytes()

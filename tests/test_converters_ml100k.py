@@ -36,6 +36,7 @@ def test_ratings_at_implausible_times_are_reported_and_skipped(tmp_path, caplog)
     source = tmp_path / "source"
     source.mkdir()
     rows = ["1\t10\t5\t880000000", "1\t11\t5\t880000100", "1\t12\t5\t880000200000", "1\t13\t5\t-1"]
+    rows += [f"{user}\t{item}\t5\t88000000{item - 10}" for user in range(2, 11) for item in (10, 11)]  # 9 more
     (source / "ml-100k.inter").write_text("user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
                                           + "\n".join(rows) + "\n")
     (source / "ml-100k.item").write_text("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
@@ -43,7 +44,7 @@ def test_ratings_at_implausible_times_are_reported_and_skipped(tmp_path, caplog)
     with caplog.at_level("WARNING"):
         stats = ml100k.convert(tmp_path / "out", source_dir=source, seed=1)
     table = stats["table1"]
-    assert table["#train"] + table["#valid"] + table["#test"] == 1  # the one session left: [10] -> 11
+    assert table["#train"] + table["#valid"] + table["#test"] == 10  # user 1's session left: [10] -> 11, 9 others
     assert stats["problems"]["counts"] == {"timestamp out of range": 2}
     assert f"{source / 'ml-100k.inter'}:4: timestamp out of range" in caplog.text
     assert "2  timestamp out of range" in caplog.text

@@ -16,6 +16,7 @@ from recbole_semsr.embeddings import ItemFileError
 from recbole_semsr.quick_start import run
 
 N_ITEMS = 120  # more than the default topk of 100
+START = 1_700_000_000  # 2023-11-14 22:13:20 UTC: times inside the default --time_range
 
 
 def make_events(n_sessions: int = 60, per_session: int = 5, n_items: int = N_ITEMS) -> list[dict]:
@@ -25,7 +26,7 @@ def make_events(n_sessions: int = 60, per_session: int = 5, n_items: int = N_ITE
     for session in range(n_sessions):
         for position in range(per_session):
             rows.append({"sess": f"s{session}", "product": f"p{rng.randrange(n_items)}",
-                         "ts": 3600 * session + 10 * position})
+                         "ts": START + 3600 * session + 10 * position})
     return rows
 
 
@@ -137,7 +138,7 @@ def test_protocol_options(tmp_path):
     assert stats["removed"]["events before the most recent 3 of a session"] == 20
     stats = sessions.convert_sessions(events, tmp_path / "f" / "x", columns, sessions.SessionProtocol(min_item_freq=2))
     assert stats["removed"]["events of items with frequency < 2"] >= 1  # "rare" occurs once
-    gappy = write_csv(tmp_path / "gappy.csv", rows + [{"sess": "g", "product": "p1", "ts": t} for t in (0, 9, 500, 509)])
+    gappy = write_csv(tmp_path / "gappy.csv", rows + [{"sess": "g", "product": "p1", "ts": t} for t in (START, START + 9, START + 500, START + 509)])
     gap = sessions.convert_sessions(gappy, tmp_path / "g" / "x", columns, sessions.SessionProtocol(session_gap=100))
     assert gap["table1"]["#sessions"] == 20 + 1 + 2  # "g" cut in two at its 491 s gap
 
@@ -187,7 +188,9 @@ def test_amazon_m2_derived_csv_as_own_sessions(shared_data: Path, tmp_path):
             items = parse_prev_items(record[0]) + [record[1]]
             writer.writerows([f"m{line}", item, position] for position, item in enumerate(items))
             lengths.append(len(items))
-    stats = sessions.convert_sessions(events, tmp_path / "m2" / "m2", sessions.Columns("session", "item", "position"))
+    positions = sessions.TimeRule(range=(0, 100))  # positions, not unix times: the range says so
+    stats = sessions.convert_sessions(events, tmp_path / "m2" / "m2", sessions.Columns("session", "item", "position"),
+                                      times=positions)
     table = stats["table1"]
     assert table["#sessions"] == len(lengths) > 30_000
     assert table["#train"] + table["#valid"] + table["#test"] == sum(min(n, 50) - 1 for n in lengths)
