@@ -46,11 +46,8 @@ from dataset_converters.protocol import (
     add_protocol_arguments,
     build_sessions,
     drop_duplicate_events,
-    order_statistics,
     protocol_arguments,
-    split_counts,
-    split_sessions,
-    write_splits,
+    split_and_write,
 )
 from dataset_converters.registry import DatasetSpec, RawFile, register
 
@@ -260,20 +257,17 @@ def convert_beauty(reviews: Path, meta: Path, output_dir: Path, protocol: Beauty
         sessions = build_sessions(known, protocol)
         if not sessions.events:
             raise ConversionError(f"{reviews}: no session is left after the protocol's filters")
-    splits = split_sessions(sessions, protocol)
     with atomic_output_dir(output_dir, overwrite) as staging:
-        item_lists = sessions.item_lists()
-        writers = write_splits(staging, name, item_lists, splits)
         used = sessions.items()
+        written = split_and_write(staging, name, sessions, protocol)
         write_items(staging / f"{name}.item", used, records, meta, problems)
         stats = {
             "dataset": name,
             "source": {"reviews": str(reviews), "meta": str(meta)},
             "protocol": protocol.as_dict(),
-            "table1": table1_stats(*writers, n_items=len(used),
-                                   session_lengths=(len(items) for items in item_lists.values())),
-            "order": order_statistics(sessions, protocol),
-            "users": split_counts(splits),
+            "table1": table1_stats(*written.writers, n_items=len(used),
+                                   session_lengths=(len(items) for items in written.item_lists.values())),
+            **written.stats,
             "removed": {
                 "duplicate events": len(raw_events) - len(events),
                 "events of items without metadata": len(events) - len(known),

@@ -39,11 +39,8 @@ from dataset_converters.protocol import (
     SessionProtocol,
     add_protocol_arguments,
     build_sessions,
-    order_statistics,
     protocol_arguments,
-    split_counts,
-    split_sessions,
-    write_splits,
+    split_and_write,
 )
 from dataset_converters.registry import DatasetSpec, RawFile, register
 
@@ -139,25 +136,24 @@ def convert_m2_sessions(sessions: Path, output_dir: Path, targets: Path | None =
         sessions_kept = build_sessions(events, protocol)
         if not sessions_kept.events:
             raise ConversionError(f"{sessions}: no session of {', '.join(sorted(wanted))} is left")
-    splits = split_sessions(sessions_kept, protocol)
     with atomic_output_dir(output_dir, overwrite) as staging:
-        item_lists = sessions_kept.item_lists()
-        writers = write_splits(staging, name, item_lists, splits)
+        n_items = len(sessions_kept.items())
+        written = split_and_write(staging, name, sessions_kept, protocol)
         stats = {
             "dataset": name,
             "source": {"sessions": str(sessions), "targets": None if targets is None else str(targets),
                        "extra_sessions": [str(path) for path in extra_sessions]},
             "locales": sorted(wanted),
             "protocol": protocol.as_dict(),
-            "table1": table1_stats(*writers, n_items=len(sessions_kept.items()),
-                                   session_lengths=(len(items) for items in item_lists.values())),
-            "order": {**order_statistics(sessions_kept, protocol), "tie_order": NO_TIMES, "tie_seed": None},
-            "sessions": split_counts(splits),
+            "table1": table1_stats(*written.writers, n_items=n_items,
+                                   session_lengths=(len(items) for items in written.item_lists.values())),
+            **written.stats,
             "removed": {f"sessions of other locales than {', '.join(sorted(wanted))}": other_locale,
                         **sessions_kept.removed},
             "item_text": "none: no product table is used",
             "problems": problems.as_dict(),
         }
+        stats["order"].update(tie_order=NO_TIMES, tie_seed=None)
         stats["seconds"] = round(time.perf_counter() - started, 2)
         write_stats(staging / f"{name}.stats.json", stats)
     return stats

@@ -35,10 +35,7 @@ from dataset_converters.protocol import (
     Event,
     SessionProtocol,
     build_sessions,
-    order_statistics,
-    split_counts,
-    split_sessions,
-    write_splits,
+    split_and_write,
 )
 from dataset_converters.registry import DatasetSpec, register
 
@@ -79,19 +76,17 @@ def convert(output_dir: Path, session_gap: int = 3600, max_len: int = 50, seed: 
         logger.warning(problems.summary())
     protocol = SessionProtocol(session_gap=session_gap, max_len=max_len, seed=seed, tie_order=tie_order)
     sessions = build_sessions(rating_events(ratings), protocol)
-    splits = split_sessions(sessions, protocol)
     with atomic_output_dir(output_dir, overwrite) as staging:
-        item_lists = sessions.item_lists()
-        writers = write_splits(staging, "ml-100k", item_lists, splits)
+        n_items = len(sessions.items())
+        written = split_and_write(staging, "ml-100k", sessions, protocol)
         write_item_file(source_dir / "ml-100k.item", staging / "ml-100k.item")
         stats = {
             "dataset": "ml-100k",
             "source": {"ratings": str(source)},
             "protocol": {**protocol.as_dict(), "time_range": list(time_range)},
-            "table1": table1_stats(*writers, n_items=len(sessions.items()),
-                                   session_lengths=(len(items) for items in item_lists.values())),
-            "order": order_statistics(sessions, protocol),
-            "sessions": split_counts(splits),
+            "table1": table1_stats(*written.writers, n_items=n_items,
+                                   session_lengths=(len(items) for items in written.item_lists.values())),
+            **written.stats,
             "removed": sessions.removed,
             "problems": problems.as_dict(),
             "seconds": round(time.perf_counter() - started, 2),

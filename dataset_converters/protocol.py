@@ -49,6 +49,7 @@ class SessionProtocol:
     split_by: str = "session"
     seed: int = 2025
     tie_order: str = "random"
+    holdout_items: float = 0.0
 
     def __post_init__(self) -> None:
         if self.tie_order not in TIE_ORDERS:
@@ -58,6 +59,8 @@ class SessionProtocol:
         ratios = self.split
         if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
             raise ConversionError(f"--split needs three non-negative fractions summing to 1, got {list(ratios)}")
+        if not 0.0 <= self.holdout_items < 1.0:
+            raise ConversionError(f"--holdout_items must be a fraction in [0, 1), got {self.holdout_items}")
         if self.max_len < 2 or self.min_session_len < 2:
             raise ConversionError("--max_len and --min_session_len must be at least 2 (one prefix item and the "
                                   "target)")
@@ -177,6 +180,47 @@ def split_sessions(sessions: Sessions, protocol: SessionProtocol) -> list[list[s
     return parts
 
 
+@dataclass
+class ItemHoldout:
+    """Items held out for a cold-start evaluation: every event of theirs is removed from the train and valid
+    sessions, so they first appear in test. ``removed`` counts what that took away."""
+
+    items: list[str]
+    removed: dict[str, int] = field(default_factory=dict)
+
+
+def hold_out_items(sessions: Sessions, splits: list[list[str]], protocol: SessionProtocol) -> ItemHoldout:
+    """Draw ``holdout_items`` of the items with the seed and remove their events from the train and valid sessions
+    (in place); a session left shorter than ``min_session_len`` is dropped from its split."""
+    candidates = sessions.items()
+    held = set(random.Random(f"holdout-{protocol.seed}").sample(candidates, round(len(candidates) *
+                                                                               protocol.holdout_items)))
+    removed_events = dropped = 0
+    for part in splits[:2]:
+        for session in list(part):
+            history = sessions.events[session]
+            kept = [event for event in history if event.item not in held]
+            removed_events += len(history) - len(kept)
+            if len(kept) < protocol.min_session_len:
+                part.remove(session)
+                del sessions.events[session]
+                dropped += 1
+            else:
+                sessions.events[session] = kept
+    return ItemHoldout(sorted(held), {"events of held-out items in train and valid sessions": removed_events,
+                                      "train and valid sessions left too short by the hold-out": dropped})
+
+
+def write_holdout(folder: Path, name: str, holdout: ItemHoldout, item_lists: dict[str, list[str]],
+                  test_ids: list[str]) -> dict:
+    """Write ``<name>.holdout_items`` (one held-out item id per line) and return its stats entry: how many items,
+    and how many test samples have a held-out target (the cold-start samples)."""
+    (folder / f"{name}.holdout_items").write_text("".join(f"{item}\n" for item in holdout.items), encoding="utf-8")
+    held = set(holdout.items)
+    cold = sum(target in held for session in test_ids for _, target in incremental_samples(item_lists[session]))
+    return {"items": len(holdout.items), "test_samples_with_held_out_target": cold, "removed": holdout.removed}
+
+
 def incremental_samples(items: Sequence[str]) -> Iterator[tuple[list[str], str]]:
     """Every prefix predicts its next item: ``[i1] -> i2, [i1, i2] -> i3, ...``."""
     for end in range(1, len(items)):
@@ -193,6 +237,29 @@ def write_splits(folder: Path, name: str, item_lists: dict[str, list[str]],
                 for prefix, target in incremental_samples(item_lists[session]):
                     writer.write(session, prefix, target)
     return writers
+
+
+@dataclass
+class WrittenSplits:
+    """What :func:`split_and_write` wrote: a writer per split (its row counts), the session ids of each split, the
+    item list of every session, and the stats entries of the protocol (``order``, ``sessions``, ``holdout``)."""
+
+    writers: list[InterFileWriter]
+    splits: list[list[str]]
+    item_lists: dict[str, list[str]]
+    stats: dict
+
+
+def split_and_write(folder: Path, name: str, sessions: Sessions, protocol: SessionProtocol) -> WrittenSplits:
+    """Split the sessions, hold out items when ``holdout_items`` is set, and write the three split files."""
+    splits = split_sessions(sessions, protocol)
+    holdout = hold_out_items(sessions, splits, protocol) if protocol.holdout_items else None
+    item_lists = sessions.item_lists()
+    writers = write_splits(folder, name, item_lists, splits)
+    stats = {"order": order_statistics(sessions, protocol), "sessions": split_counts(splits)}
+    if holdout is not None:
+        stats["holdout"] = write_holdout(folder, name, holdout, item_lists, splits[2])
+    return WrittenSplits(writers, splits, item_lists, stats)
 
 
 def order_statistics(sessions: Sessions, protocol: SessionProtocol) -> dict:
@@ -240,6 +307,9 @@ def add_protocol_arguments(parser: argparse.ArgumentParser, defaults: SessionPro
                         help="session: shuffled with --seed; time: by each session's last event (%(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed,
                         help="seed of the split and of the random tie order (%(default)s)")
+    parser.add_argument("--holdout_items", type=float, default=defaults.holdout_items, metavar="FRACTION",
+                        help="cold-start evaluation: hold out this fraction of the items (drawn with --seed); their "
+                             "events are removed from train and valid, so they first appear in test (%(default)s)")
     parser.add_argument("--tie_order", choices=TIE_ORDERS, default=defaults.tie_order,
                         help="order of events with equal times: random (seeded, independent of the file's order) or "
                              "file (their order in the input, the usual stable sort) (%(default)s)")

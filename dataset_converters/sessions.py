@@ -53,11 +53,8 @@ from dataset_converters.protocol import (
     add_protocol_arguments,
     build_sessions,
     drop_duplicate_events,
-    order_statistics,
     protocol_arguments,
-    split_counts,
-    split_sessions,
-    write_splits,
+    split_and_write,
 )
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl")
@@ -273,20 +270,17 @@ def convert_sessions(interactions: Path, output_dir: Path, columns: Columns,
                               f"({len(rows)} usable interactions)")
     item_rows = None if items is None else read_item_rows(items, file_format(items, items_fmt), columns, encoding,
                                                           problems)
-    splits = split_sessions(sessions, protocol)
-    item_lists = sessions.item_lists()
     used = sessions.items()
     with atomic_output_dir(output_dir, overwrite) as staging:
-        writers = write_splits(staging, name, item_lists, splits)
+        written = split_and_write(staging, name, sessions, protocol)
         stats = {
             "dataset": name,
             "source": {"interactions": str(interactions), "items": None if items is None else str(items)},
             "columns": asdict(columns),
             "protocol": protocol.as_dict(),
-            "table1": table1_stats(*writers, n_items=len(used),
-                                   session_lengths=(len(history) for history in item_lists.values())),
-            "order": order_statistics(sessions, protocol),
-            "sessions": split_counts(splits),
+            "table1": table1_stats(*written.writers, n_items=len(used),
+                                   session_lengths=(len(history) for history in written.item_lists.values())),
+            **written.stats,
             "removed": {"duplicate interactions": len(rows) - len(unique), **sessions.removed},
             "input": {"interaction rows usable": len(rows)},
             "time_format": times.format,

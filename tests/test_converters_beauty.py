@@ -267,8 +267,8 @@ def test_real_reconstructed_file_matches_the_reference_totals(shared_data: Path,
     table = stats["table1"]
     assert table["#train"] + table["#valid"] + table["#test"] == 143_676
     assert table["#items"] == 12_097
-    assert sum(stats["users"].values()) == table["#sessions"]
-    assert stats["users"]["train"] == round(0.8 * table["#sessions"])
+    assert sum(stats["sessions"].values()) == table["#sessions"]
+    assert stats["sessions"]["train"] == round(0.8 * table["#sessions"])
 
 
 def test_ensure_dataset_converts_from_raw_folder_or_explains(tmp_path: Path) -> None:

@@ -122,9 +122,33 @@ def test_random_order_on_the_sample_changes_only_the_order_within_a_day(shared_d
     assert all(sorted(file_sessions[s]) == sorted(random_sessions[s]) for s in file_sessions)
     changed = sum(file_sessions[s] != random_sessions[s] for s in file_sessions)
     assert 0 < changed < len(file_sessions)
-    assert by_file["table1"] == by_random["table1"] and by_file["users"] == by_random["users"]
+    assert by_file["table1"] == by_random["table1"] and by_file["sessions"] == by_random["sessions"]
     assert by_random["order"] == again["order"] and by_random["order"]["tie_seed"] == 2025
     assert by_random["order"]["tied_transitions"] == by_file["order"]["tied_transitions"] > 0
     for split in ("train", "valid", "test"):
         name = f"beauty.{split}.inter"
         assert (tmp_path / "random" / "beauty" / name).read_bytes() == (tmp_path / "again" / "beauty" / name).read_bytes()
+
+
+def test_held_out_items_leave_train_and_valid_and_stay_in_test(tmp_path: Path):
+    from dataset_converters.protocol import split_and_write
+
+    events = [Event(f"u{u:02d}", f"I{(u + k) % 10}", k, 10 * u + k) for u in range(20) for k in range(4)]
+    protocol = SessionProtocol(seed=4, holdout_items=0.2, split=(0.5, 0.25, 0.25))
+    sessions = build_sessions(events, protocol)
+    before = {sid: [event.item for event in history] for sid, history in sessions.events.items()}
+    written = split_and_write(tmp_path, "x", sessions, protocol)
+    held = (tmp_path / "x.holdout_items").read_text().split()
+    assert len(held) == 2 and held == sorted(held)
+    train_valid, test = written.splits[0] + written.splits[1], written.splits[2]
+    for sid in train_valid:
+        assert written.item_lists[sid] == [item for item in before[sid] if item not in held]
+    assert all(written.item_lists[sid] == before[sid] for sid in test)
+    lines = {split: (tmp_path / f"x.{split}.inter").read_text() for split in ("train", "valid", "test")}
+    assert not any(item in lines["train"].split() + lines["valid"].split() for item in held)
+    cold = sum(target in held for sid in test for target in before[sid][1:])
+    assert written.stats["holdout"]["test_samples_with_held_out_target"] == cold > 0
+    (tmp_path / "again").mkdir()
+    again = split_and_write(tmp_path / "again", "x", build_sessions(events, protocol), protocol)
+    assert (tmp_path / "again" / "x.holdout_items").read_text() == (tmp_path / "x.holdout_items").read_text()
+    assert again.splits == written.splits
