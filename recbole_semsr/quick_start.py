@@ -12,6 +12,7 @@ from recbole.utils import init_logger, init_seed
 
 from dataset_converters.common import write_json
 from recbole_semsr.config import SemSRConfig, plain_config
+from recbole_semsr.hybrid import choose_weight, evaluate_hybrid, hybrid_name
 from recbole_semsr.list_metrics import training_popularity
 from recbole_semsr.model import get_model
 from recbole_semsr.preflight import ConfigValueError, check_config_types
@@ -44,6 +45,8 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     check_config_types(config)
     if config["rerank_with"]:
         rerank_source(str(config["rerank_with"]))
+    if config["hybrid_with"]:
+        check_hybrid_settings(config)
     init_seed(config["seed"], config["reproducibility"])
     start_run_log(config)
     logger = getLogger()
@@ -89,6 +92,8 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     if config["rerank_with"]:
         add_reranked_results(result, trainer.model, config, train_data._dataset, valid_data, test_data,
                              config_file_list, config_dict, mismatches)
+    if config["hybrid_with"]:
+        add_hybrid_results(result, trainer.model, config, train_data._dataset, valid_data, test_data, mismatches)
     if mismatches:
         result["split_mismatch"] = {"allowed_by": "allow_split_mismatch", "differences": mismatches}
     logger.info(f"best valid: {result['best_valid_result']}")
@@ -182,6 +187,42 @@ def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, tra
         test = evaluate_reranked(model, reranker, test_data, ks, config["device"], exclude)
         result["test_result"] = {**list_metrics(result["test_result"]), **test.metrics}
         result["test_ranks"] = stored_ranks_at_k(test.ranks, eval_targets_hash(test_data))
+
+
+def check_hybrid_settings(config: SemSRConfig) -> None:
+    """`hybrid_with` is an existing checkpoint, not combined with `rerank_with`; checked before any work."""
+    if config["rerank_with"]:
+        raise ConfigValueError("rerank_with and hybrid_with cannot be combined: run the '+' row and the hybrid apart")
+    if not Path(str(config["hybrid_with"])).is_file():
+        raise FileNotFoundError(f"hybrid_with={config['hybrid_with']}: no such checkpoint file")
+
+
+def add_hybrid_results(result: dict[str, Any], model, config: SemSRConfig, train_dataset, valid_data, test_data,
+                       mismatches: list[str]) -> None:
+    """Turn `result` into the hybrid `X~R`'s: the weight with the best validation `hybrid_metric`, then test at
+    that weight only (`recbole_semsr.hybrid`). The model's own metrics stay under `base_valid_result` /
+    `base_test_result`; every weight's validation metrics under `hybrid_valid_by_weight`."""
+    other = load_reranker(config["hybrid_with"], config, train_dataset, mismatches)
+    ks, exclude = list(config["topk"]), bool(config["exclude_session_items"])
+    weights = [float(weight) for weight in config["hybrid_weights"]]
+    metric = str(config["hybrid_metric"] or config["valid_metric"])
+    popularity = training_popularity(train_dataset)
+    valid = evaluate_hybrid(model, other, valid_data, ks, weights, config["device"], exclude, popularity)
+    weight = choose_weight(valid, metric)
+    result.update({
+        "model": hybrid_name(config["model"], type(other).__name__),
+        "hybrid_with": str(config["hybrid_with"]),
+        "hybrid_weight": weight,
+        "hybrid_metric": metric.lower(),
+        "hybrid_valid_by_weight": {str(w): found.metrics for w, found in valid.items()},
+        "base_valid_result": result["best_valid_result"],
+        "base_test_result": result["test_result"],
+        "best_valid_result": valid[weight].metrics,
+    })
+    if result["test_result"] is not None:
+        test = evaluate_hybrid(model, other, test_data, ks, [weight], config["device"], exclude, popularity)[weight]
+        result["test_result"] = test.metrics
+        result["test_ranks"] = stored_full_ranks(test.ranks, eval_targets_hash(test_data))
 
 
 LIST_METRICS = ("coverage@", "averagepopularity@")

@@ -54,7 +54,7 @@ def test_interrupted_benchmark_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert (summary.ran, summary.skipped) == (2, 0)
     assert summary.failures == ["beauty SRGNN seed 1: RuntimeError: SRGNN diverged",
                                 "beauty SRGNN seed 2: RuntimeError: SRGNN diverged"]
-    assert first.calls[0] == ("NISER", "beauty", {"topk": BENCHMARK_TOPK, "metrics": ["Recall", "MRR"],
+    assert first.calls[0] == ("NISER", "beauty", {"topk": BENCHMARK_TOPK, "metrics": ["Recall", "MRR", "NDCG", "Hit"],
                                                   "epochs": 1, "seed": 1})
     assert json.loads(store.path_for("NISER", "beauty", 2).read_text())["seed"] == 2
 

@@ -8,6 +8,7 @@ from typing import Any, Callable, Protocol
 
 from recbole_semsr.benchmark.report import CURVE_KS
 from recbole_semsr.benchmark.store import ResultsStore
+from recbole_semsr.hybrid import split_hybrid_name
 from recbole_semsr.rerank import split_plus_name
 
 RunFn = Callable[..., dict[str, Any]]
@@ -46,9 +47,19 @@ def is_deterministic(model: str) -> bool:
         return False
 
 
-def seeds_to_run(model: str, seeds: list[int]) -> list[int]:
-    """Every seed, except for a deterministic model (and its "+" variants by a deterministic re-ranker): the first."""
+def split_pair_name(model: str) -> tuple[str, str | None, str | None]:
+    """`X+R` -> (X, R, "rerank_with"), `X~R` -> (X, R, "hybrid_with"), any other name -> (name, None, None)."""
+    base, other = split_hybrid_name(model)
+    if other is not None:
+        return base, other, "hybrid_with"
     base, reranker = split_plus_name(model)
+    return base, reranker, None if reranker is None else "rerank_with"
+
+
+def seeds_to_run(model: str, seeds: list[int]) -> list[int]:
+    """Every seed, except for a deterministic model (and its "+" variants and hybrids with a deterministic second
+    model): the first."""
+    base, reranker, _ = split_pair_name(model)
     if is_deterministic(base) and (reranker is None or is_deterministic(reranker)):
         return seeds[:1]
     return seeds
@@ -61,8 +72,9 @@ RunKey = tuple[str, str, int]
 def plus_variant(model: str, dataset: str, seed: int, store: ResultsStore,
                  first_seed: int | None = None) -> tuple[str, dict[str, Any]]:
     """For `X+` / `X+R`: evaluate the stored run of X with its top-K lists re-ranked by the stored run of NISER / R
-    of the same seed (no training); both must be listed before the "+" name. Any other name: (name, {})."""
-    base, reranker = split_plus_name(model)
+    of the same seed; for `X~R`: the hybrid of the stored runs of X and R (no training); both must be listed before
+    the pair's name. Any other name: (name, {})."""
+    base, reranker, key = split_pair_name(model)
     if reranker is None:
         return model, {}
     first = seed if first_seed is None else first_seed
@@ -71,7 +83,7 @@ def plus_variant(model: str, dataset: str, seed: int, store: ResultsStore,
     missing = [name for name, record in needed.items() if record is None]
     if missing:
         raise ValueError(f"{model} needs stored runs of {' and '.join(missing)} for seed {seed}: list them before it")
-    return base, {"model_file": needed[base]["checkpoint"], "rerank_with": needed[reranker]["checkpoint"]}
+    return base, {"model_file": needed[base]["checkpoint"], key: needed[reranker]["checkpoint"]}
 
 
 @dataclass(frozen=True)
@@ -188,9 +200,9 @@ def plan_runs(models: list[str], datasets: list[str], seeds: list[int]) -> list[
 
 
 def rerank_inputs(model: str, dataset: str, seed: int, first_seed: int) -> list[RunKey]:
-    """The runs an ``X+`` / ``X+R`` row re-ranks: X and NISER / R of the same seed (a deterministic model's one run is
-    stored under ``first_seed``); none for any other name."""
-    base, reranker = split_plus_name(model)
+    """The runs an ``X+`` / ``X+R`` row re-ranks, or an ``X~R`` hybrid mixes: X and NISER / R of the same seed (a
+    deterministic model's one run is stored under ``first_seed``); none for any other name."""
+    base, reranker, _ = split_pair_name(model)
     if reranker is None:
         return []
     return [(dataset, name, first_seed if is_deterministic(name) else seed) for name in (base, reranker)]
