@@ -50,6 +50,7 @@ COMMON_KEYS = (
     ("model_file", "evaluate this checkpoint instead of training"),
     ("resume_file", "continue training from this checkpoint (also --resume=PATH); the file itself is not changed"),
     ("rerank_with", "'+' variant: reorder the top-K lists by this checkpoint or model name, e.g. NISER"),
+    ("hybrid_with", "'~' hybrid: mix this checkpoint's normalised scores in, weight chosen on validation"),
     ("checkpoint_dir", "folder of the saved checkpoints"),
     ("gpu_id", "CUDA device(s), e.g. 0 or '0,1'"),
     ("use_gpu", "False trains on the CPU even when CUDA is visible"),
