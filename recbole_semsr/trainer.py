@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from recbole.trainer import Trainer
 from recbole.utils import get_local_time
 
@@ -84,6 +85,8 @@ class SemSRTrainer(Trainer):
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         start = perf_counter()
         batch_loss = loss_func or self.model.calculate_loss
+        if self.config["exclude_session_items"]:
+            batch_loss = self._loss_without_session_items
 
         def loss_then_remember(interaction):
             loss = batch_loss(interaction)
@@ -93,6 +96,16 @@ class SemSRTrainer(Trainer):
         loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_then_remember, show_progress=show_progress)
         self.epoch_seconds.append(perf_counter() - start)
         return loss
+
+    def _loss_without_session_items(self, interaction):
+        """Cross-entropy over all items except the session's own (`exclude_session_items` in training): the model's
+        full-ranking logits, which are its training logits under `loss_type: CE`."""
+        if self.config["loss_type"] != "CE":
+            raise ValueError(f"exclude_session_items masks the training softmax and needs loss_type CE, not "
+                             f"{self.config['loss_type']}")
+        logits = self.model.full_sort_predict(interaction).view(len(interaction), -1)
+        targets = interaction[self.model.POS_ITEM_ID]
+        return F.cross_entropy(mask_other_session_items(logits, interaction[self.model.ITEM_SEQ], targets), targets)
 
     def _save_checkpoint(self, epoch, verbose=True, **kwargs) -> None:
         saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)
@@ -138,6 +151,14 @@ class SemSRTrainer(Trainer):
         if self._list_statistics is not None and result is not None:
             result.update(self._list_statistics.result())
         return result
+
+
+def mask_other_session_items(logits: torch.Tensor, item_seq: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """`logits` [B, n_items] with the items of each session at -inf, except the row's target (a copy: autograd
+    flows through the other entries). Padding (item 0) is masked too."""
+    mask = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, item_seq, True)
+    mask[torch.arange(len(targets), device=logits.device), targets] = False
+    return logits.masked_fill(mask, -torch.inf)
 
 
 def unique_checkpoint_path(checkpoint_dir: str, model: str) -> str:

@@ -1,0 +1,46 @@
+"""`exclude_session_items`: the session's own items are never ranked, in evaluation and in the training softmax."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from recbole_semsr import trainer as trainer_module
+from recbole_semsr.quick_start import run
+from recbole_semsr.rerank import mask_session_items
+from recbole_semsr.trainer import mask_other_session_items
+
+INF = float("inf")
+
+
+def test_training_mask_removes_exactly_the_other_session_items():
+    logits = torch.arange(10.0).view(2, 5).requires_grad_()
+    item_seq = torch.tensor([[1, 2, 0], [3, 4, 0]])
+    targets = torch.tensor([4, 3])  # row 1's target is in its own session: it stays
+    masked = mask_other_session_items(logits, item_seq, targets)
+    assert torch.equal(masked, torch.tensor([[-INF, -INF, -INF, 3.0, 4.0], [-INF, 6.0, 7.0, 8.0, -INF]]))
+    loss = F.cross_entropy(masked, targets)
+    by_hand = -(torch.log_softmax(torch.tensor([3.0, 4.0]), 0)[1] + torch.log_softmax(torch.tensor([6.0, 7, 8]), 0)[2]) / 2
+    assert torch.isclose(loss, by_hand)
+    loss.backward()
+    assert torch.equal(logits.grad[0, :3], torch.zeros(3)) and logits.grad[1, 4] == 0
+
+
+def test_evaluation_mask_removes_exactly_the_session_items():
+    scores = torch.ones(2, 5)
+    mask_session_items(scores, torch.tensor([[1, 2, 0], [4, 0, 0]]))
+    assert torch.equal(torch.isinf(scores), torch.tensor([[True, True, True, False, False],
+                                                          [True, False, False, False, True]]))
+
+
+def test_a_run_with_the_switch_trains_and_evaluates_without_the_session_items(tiny_run_config, monkeypatch):
+    calls = []
+
+    def recording(logits, item_seq, targets):
+        calls.append(len(targets))
+        return mask_other_session_items(logits, item_seq, targets)
+
+    monkeypatch.setattr(trainer_module, "mask_other_session_items", recording)
+    result = run("NISER", "ml-100k", config_dict={**tiny_run_config, "exclude_session_items": True})
+    assert calls and result["config"]["exclude_session_items"] is True
+    plain = run("NISER", "ml-100k", config_dict=tiny_run_config)
+    assert result["test_result"] != plain["test_result"]
