@@ -95,7 +95,17 @@ class SemSRTrainer(Trainer):
 
         loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_then_remember, show_progress=show_progress)
         self.epoch_seconds.append(perf_counter() - start)
+        self._decay_learning_rate(epoch_idx)
         return loss
+
+    def _decay_learning_rate(self, epoch_idx: int) -> None:
+        """The step decay of the SR-GNN and NISER papers: after every `lr_decay_step` epochs the learning rate is
+        multiplied by `lr_decay_rate` (off when `lr_decay_step` is ~). Kept in the optimizer state, so a resumed
+        run continues with the decayed rate."""
+        step = self.config["lr_decay_step"]
+        if step and (epoch_idx + 1) % int(step) == 0:
+            for group in self.optimizer.param_groups:
+                group["lr"] *= float(self.config["lr_decay_rate"])
 
     def _loss_without_session_items(self, interaction):
         """Cross-entropy over all items except the session's own (`exclude_session_items` in training): the model's

@@ -1,4 +1,5 @@
-"""`exclude_session_items`: the session's own items are never ranked, in evaluation and in the training softmax."""
+"""Training-recipe switches: `exclude_session_items` (the session's own items never ranked, in evaluation and in the
+training softmax) and the step decay of the learning rate."""
 from __future__ import annotations
 
 import torch
@@ -44,3 +45,20 @@ def test_a_run_with_the_switch_trains_and_evaluates_without_the_session_items(ti
     assert calls and result["config"]["exclude_session_items"] is True
     plain = run("NISER", "ml-100k", config_dict=tiny_run_config)
     assert result["test_result"] != plain["test_result"]
+
+
+def test_the_learning_rate_decays_in_steps(tiny_run_config):
+    from recbole_semsr.config import SemSRConfig
+    from recbole_semsr.trainer import SemSRTrainer
+    from recbole_semsr.model import get_model
+    from recbole.data import create_dataset
+
+    config = SemSRConfig("NISER", "ml-100k", config_dict={**tiny_run_config, "lr_decay_step": 2,
+                                                          "lr_decay_rate": 0.5, "learning_rate": 0.01})
+    dataset = create_dataset(config)
+    trainer = SemSRTrainer(config, get_model("NISER")(config, dataset))
+    rates = []
+    for epoch in range(5):
+        trainer._decay_learning_rate(epoch)
+        rates.append(trainer.optimizer.param_groups[0]["lr"])
+    assert rates == [0.01, 0.005, 0.005, 0.0025, 0.0025]
