@@ -83,6 +83,7 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
         "fit_seconds": getattr(recommender, "fit_seconds", None),
         "eval_seconds": mean(trainer.eval_seconds) if trainer.eval_seconds else None,
         "epochs": len(trainer.epoch_seconds),
+        "valid_history": trainer.valid_history,
         "checkpoint": trainer.saved_model_file,
         "data": trainer.data_provenance,
         "config": plain_config(config),

@@ -45,6 +45,7 @@ class SemSRTrainer(Trainer):
         self.eval_seconds: list[float] = []
         self.data_provenance: dict | None = None
         self.last_eval_ranks: np.ndarray | None = None
+        self.valid_history: list[dict[str, float]] = []
         self.item_popularity: np.ndarray | None = None
         self._batch_ranks: list[torch.Tensor] = []
         self._list_statistics: TopKListStatistics | None = None
@@ -106,6 +107,12 @@ class SemSRTrainer(Trainer):
         if step and (epoch_idx + 1) % int(step) == 0:
             for group in self.optimizer.param_groups:
                 group["lr"] *= float(self.config["lr_decay_rate"])
+
+    def _valid_epoch(self, valid_data, show_progress=False):
+        """RecBole's validation pass, its result kept in `valid_history` (one entry per validation)."""
+        score, result = super()._valid_epoch(valid_data, show_progress=show_progress)
+        self.valid_history.append({key: float(value) for key, value in result.items()})
+        return score, result
 
     def _loss_without_session_items(self, interaction):
         """Cross-entropy over all items except the session's own (`exclude_session_items` in training): the model's

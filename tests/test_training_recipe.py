@@ -62,3 +62,16 @@ def test_the_learning_rate_decays_in_steps(tiny_run_config):
         trainer._decay_learning_rate(epoch)
         rates.append(trainer.optimizer.param_groups[0]["lr"])
     assert rates == [0.01, 0.005, 0.005, 0.0025, 0.0025]
+
+
+def test_the_selection_metric_is_honoured(tiny_run_config):
+    settings = {**tiny_run_config, "epochs": 6, "stopping_step": 6, "learning_rate": 0.01}
+    records = {metric: run("NISER", "ml-100k", config_dict={**settings, "valid_metric": metric})
+               for metric in ("MRR@20", "Recall@100")}
+    chosen = {}
+    for metric, result in records.items():
+        history = result["valid_history"]
+        assert len(history) == 6
+        chosen[metric] = max(range(6), key=lambda epoch: (history[epoch][metric.lower()], -epoch))
+        assert result["best_valid_result"] == history[chosen[metric]]
+    assert chosen["MRR@20"] != chosen["Recall@100"]  # on this slice the two criteria pick different epochs
