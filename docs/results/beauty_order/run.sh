@@ -26,9 +26,9 @@ baselines)
         python -m recbole_semsr.benchmark --models=$model "${common[@]}" $flags
     done ;;
 neural)
-    python -m recbole_semsr.benchmark --models=NISER,SemNISER_F,SemNISER_F+,SemNISER_F+VSTAN,NISER+VSTAN,SemNISER_I,SemNISER_I+,SemNISER_I+VSTAN "${common[@]}" ;;
+    python -m recbole_semsr.benchmark --models=NISER,SemNISER_F,SemNISER_F+,SemNISER_F+VSTAN,SemNISER_F~VSTAN,SemNISER_F~STAN,NISER+VSTAN,NISER~STAN,SemNISER_I,SemNISER_I+,SemNISER_I+VSTAN "${common[@]}" ;;
 recbole)
-    python -m recbole_semsr.benchmark --models=GRU4Rec,SRGNN,NARM,SASRec "${common[@]}" --embedding_size=100 --hidden_size=100 ;;
+    python -m recbole_semsr.benchmark --models=GRU4Rec,SRGNN,NARM,SASRec,CORE "${common[@]}" --embedding_size=100 --hidden_size=100 ;;
 msgat)
     python -m recbole_semsr.benchmark --models=MSGAT,SemMSGAT_F,SemMSGAT_F+,SemMSGAT_I,SemMSGAT_I+ "${common[@]}" ;;
 *) echo "unknown stage $stage" >&2; exit 2 ;;
