@@ -7,6 +7,7 @@ from typing import Any
 
 from dataset_converters.common import ConversionError
 from recbole_semsr import defaults
+from recbole_semsr.defaults import ConfigFileError
 from recbole_semsr.config import parse_config_value
 from recbole_semsr.embeddings.errors import EmbeddingError
 from recbole_semsr.model import UnknownModelError, get_model
@@ -18,7 +19,7 @@ from recbole_semsr.tuning import ParamsFileError, add_tuning_arguments, tune_fro
 from recbole_semsr.tuning.cli import names
 
 # Errors about the user's input: printed as their one-line message, without a traceback.
-INPUT_ERRORS = (UnknownModelError, ConfigValueError, CheckpointMismatchError, FileNotFoundError, ConversionError,
+INPUT_ERRORS = (UnknownModelError, ConfigValueError, ConfigFileError, CheckpointMismatchError, FileNotFoundError, ConversionError,
                 EmbeddingError, ParamsFileError, RayUnreachableError, RayResourcesError)
 
 

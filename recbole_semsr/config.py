@@ -13,7 +13,7 @@ import yaml
 from recbole.config import Config
 
 from recbole_semsr import compat
-from recbole_semsr.defaults import SafeFloatLoader, properties_dir
+from recbole_semsr.defaults import SafeFloatLoader, SettingsLoader, properties_dir, read_yaml
 from recbole_semsr.model import get_model
 
 PROPERTIES_DIR = properties_dir()
@@ -33,7 +33,19 @@ class SemSRConfig(Config):
         compat.apply()
 
     def _build_yaml_loader(self) -> type[yaml.SafeLoader]:
-        return SafeFloatLoader
+        return SettingsLoader
+
+    def _load_config_files(self, file_list: list[str] | None) -> dict:
+        """The user's YAML files merged in order, each read by `read_yaml` (errors name the file and line)."""
+        merged: dict = {}
+        for path in file_list or []:
+            merged.update(read_yaml(path))
+        return merged
+
+    def _update_internal_config_dict(self, file: str) -> dict:
+        loaded = read_yaml(file)
+        self.internal_config_dict.update(loaded)
+        return loaded
 
     def _convert_config_dict(self, config_dict: dict) -> dict:
         return {key: parse_config_value(value) for key, value in config_dict.items()}
