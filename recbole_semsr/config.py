@@ -8,16 +8,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-import recbole
 import yaml
 from recbole.config import Config
 
 from recbole_semsr import compat
-from recbole_semsr.defaults import SafeFloatLoader, SettingsLoader, properties_dir, read_yaml
+from recbole_semsr.defaults import SafeFloatLoader, SettingsLoader, properties_dir, read_yaml, recbole_properties_dir
 from recbole_semsr.model import get_model
 
 PROPERTIES_DIR = properties_dir()
-RECBOLE_PROPERTIES_DIR = Path(recbole.__file__).resolve().parent / "properties"
+RECBOLE_PROPERTIES_DIR = recbole_properties_dir()
 
 
 class SemSRConfig(Config):
@@ -38,8 +37,11 @@ class SemSRConfig(Config):
     def _load_config_files(self, file_list: list[str] | None) -> dict:
         """The user's YAML files merged in order, each read by `read_yaml` (errors name the file and line)."""
         merged: dict = {}
+        self.setting_sources: dict[str, str] = {}
         for path in file_list or []:
-            merged.update(read_yaml(path))
+            loaded = read_yaml(path)
+            merged.update(loaded)
+            self.setting_sources.update({key: str(path) for key in loaded})
         return merged
 
     def _update_internal_config_dict(self, file: str) -> dict:

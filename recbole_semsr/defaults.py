@@ -67,6 +67,13 @@ class SettingsLoader(SafeFloatLoader):
         return super().construct_mapping(node, deep)
 
 
+def recbole_properties_dir() -> Path:
+    """RecBole's own YAML defaults (`overall.yaml`, `model/`, `dataset/`, `quick_start_config/`)."""
+    import recbole
+
+    return Path(recbole.__file__).resolve().parent / "properties"
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """A settings file as a mapping, read with the safe loader; an empty or comment-only file is `{}`.
 

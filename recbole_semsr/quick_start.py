@@ -13,7 +13,7 @@ from recbole.utils import init_logger, init_seed
 from dataset_converters.common import write_json
 from recbole_semsr.config import SemSRConfig, plain_config
 from recbole_semsr.model import get_model
-from recbole_semsr.preflight import ConfigValueError, check_config_types
+from recbole_semsr.preflight import ConfigValueError, checked_config
 from recbole_semsr.provenance import check_checkpoint_data, data_provenance, read_checkpoint
 from recbole_semsr.rerank import evaluate_reranked, load_reranker, plus_name, rerank_source
 from recbole_semsr.trainer import SemSRTrainer
@@ -38,8 +38,7 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     training), eval_seconds, epochs, checkpoint, data (the data fingerprint), config, and split_mismatch when a
     mismatch was allowed. Ctrl-C while training raises `RunInterrupted` naming the checkpoint kept.
     """
-    config = SemSRConfig(model, dataset, config_file_list, config_dict)
-    check_config_types(config)
+    config = checked_config(model, dataset, config_file_list, config_dict)
     if config["rerank_with"]:
         rerank_source(str(config["rerank_with"]))
     init_seed(config["seed"], config["reproducibility"])
