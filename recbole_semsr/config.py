@@ -13,14 +13,36 @@ from recbole.config import Config
 
 from recbole_semsr import compat
 from recbole_semsr.defaults import SafeFloatLoader, SettingsLoader, properties_dir, read_yaml, recbole_properties_dir
-from recbole_semsr.model import get_model
+from recbole_semsr.preflight import check_config, check_setting_names, check_value_types
 
 PROPERTIES_DIR = properties_dir()
 RECBOLE_PROPERTIES_DIR = recbole_properties_dir()
+PACKAGE_MODELS: dict[str, type] = {}
+"""This package's model classes by name, filled in by the registry (`recbole_semsr.model`) when it is imported:
+the config sits below the models and imports none of them."""
+
+
+class DatasetNameError(ValueError):
+    """A dataset name that is not one folder inside `data_path` (`../evil`, `beauty/`, an absolute path)."""
+
+
+def is_plain_dataset_name(name: str) -> bool:
+    """True for one plain folder name: not empty, not `.` or `..`, no path separator."""
+    return bool(name) and name not in (".", "..") and not any(mark in name for mark in ("/", "\\", "\0"))
+
+
+def check_dataset_name(dataset: str) -> None:
+    """Refuse a dataset name that could lead outside `data_path` (`DatasetNameError`)."""
+    if is_plain_dataset_name(dataset):
+        return
+    plain = dataset.strip("/\\")
+    hint = f" (did you mean --dataset={plain}?)" if is_plain_dataset_name(plain) else ""
+    raise DatasetNameError(f"dataset {dataset!r}: a dataset is named by one folder inside data_path, such as beauty "
+                           f"or ml-100k, not by a path{hint}; point data_path at the folder that holds it")
 
 
 class SemSRConfig(Config):
-    """Config whose model lookup tries `recbole_semsr.model` first, then RecBole's own models.
+    """Config whose model lookup tries this package's models (`PACKAGE_MODELS`) first, then RecBole's own models.
 
     YAML order (later wins): RecBole's defaults, `properties/overall.yaml`, `properties/model/<Model>.yaml`,
     `properties/dataset/<dataset>.yaml`, then the user's `config_file_list`, `config_dict`.
@@ -56,8 +78,12 @@ class SemSRConfig(Config):
         return {}
 
     def _get_model_and_dataset(self, model, dataset):
+        check_dataset_name(dataset)
         if isinstance(model, str):
-            model = get_model(model)
+            if not PACKAGE_MODELS:
+                raise LookupError(f"SemSRConfig({model!r}, ...): model names are looked up in the registry, which "
+                                  "has not been imported; import recbole_semsr.model first, or pass the class")
+            model = PACKAGE_MODELS.get(model, model)
         return super()._get_model_and_dataset(model, dataset)
 
     def _load_internal_config_dict(self, model, model_class, dataset) -> None:
@@ -80,6 +106,65 @@ class SemSRConfig(Config):
         if self.dataset == "ml-100k":
             # RecBole points ml-100k at its raw example files; ours are the sessions cut from them.
             self.final_config_dict["data_path"] = os.path.join(external_data_path, self.dataset)
+
+
+def checked_config(model: str | type, dataset: str, config_file_list: list[str] | None = None,
+                   config_dict: dict[str, Any] | None = None,
+                   sources: dict[str, str] | None = None) -> SemSRConfig:
+    """The run's `SemSRConfig` after `preflight.check_config` (setting names, value types, output folders): what
+    the runner, tuning and the benchmark check before any data is loaded (`sources` names where some keys came
+    from, e.g. a params file)."""
+    config = SemSRConfig(model, dataset, config_file_list, config_dict)
+    check_config(config, sources)
+    return config
+
+
+def dataset_settings(dataset: str, config_file_list: list[str] | None = None,
+                     config_dict: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Settings for a dataset without a model, for command lines that train nothing (the embeddings CLI,
+    `llm_rec`): the layers of `SemSRConfig` without the model's (RecBole's `overall.yaml` and dataset defaults,
+    `properties/overall.yaml`, `properties/dataset/<dataset>.yaml`, `<data_path>/<dataset>/<dataset>.yaml`, the
+    files, `config_dict`), with
+    `dataset` set and `data_path` resolved to the dataset's folder as RecBole resolves it. The user's keys pass the
+    same name and type checks as a run's."""
+    check_dataset_name(dataset)
+    given: dict[str, tuple[Any, str]] = {}
+    for path in config_file_list or []:
+        given.update({key: (value, str(path)) for key, value in read_yaml(path).items()})
+    given.update({key: (parse_config_value(value), "override") for key, value in (config_dict or {}).items()})
+    external = {key: value for key, (value, _) in given.items()}
+    settings: dict[str, Any] = {}
+    for path in (RECBOLE_PROPERTIES_DIR / "overall.yaml", RECBOLE_PROPERTIES_DIR / "dataset" / "sample.yaml",
+                 RECBOLE_PROPERTIES_DIR / "dataset" / f"{dataset}.yaml", PROPERTIES_DIR / "overall.yaml",
+                 PROPERTIES_DIR / "dataset" / f"{dataset}.yaml"):
+        if path.is_file():
+            settings.update(read_yaml(path))
+    data_path = external.get("data_path") or settings["data_path"]
+    folder_yaml = Path(data_path) / dataset / f"{dataset}.yaml"
+    if folder_yaml.is_file():
+        settings.update(read_yaml(folder_yaml))
+    check_setting_names({key: source for key, (_, source) in given.items()},
+                        external.get("custom_config_keys") or settings.get("custom_config_keys") or ())
+    check_value_types(settings, given)
+    return {**settings, **external, "dataset": dataset, "data_path": os.path.join(data_path, dataset)}
+
+
+def split_config_files(values: list[str] | None) -> list[str] | None:
+    """`--config_files` as a list of paths, whether given as several words or as one space-separated string."""
+    if values is None:
+        return None
+    return [path for value in values for path in value.split()]
+
+
+def parse_overrides(extra: list[str]) -> dict[str, Any]:
+    """`--key=value` pairs as a config dict (values parsed as literals, never evaluated)."""
+    overrides = {}
+    for argument in extra:
+        key, sep, value = argument.removeprefix("--").partition("=")
+        if not argument.startswith("--") or not sep or not key:
+            raise SystemExit(f"unrecognised argument {argument!r}: expected --key=value")
+        overrides[key] = parse_config_value(value)
+    return overrides
 
 
 def parse_config_value(value: Any) -> Any:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from recbole.utils import argument_list
 
-from recbole_semsr.config import SemSRConfig
 from recbole_semsr.defaults import properties_dir, read_yaml, recbole_properties_dir
 
 RECBOLE_RUNTIME_KEYS = ("model", "dataset", "device", "MODEL_TYPE", "MODEL_INPUT_TYPE", "eval_type",
@@ -21,6 +22,10 @@ found in none of its YAML files."""
 
 class ConfigValueError(ValueError):
     """A setting whose value cannot be of the type its default has."""
+
+
+class OutputLocationError(ValueError):
+    """A folder or file a run would write to, but cannot (read-only, or a file where a folder must be)."""
 
 
 @functools.cache
@@ -89,31 +94,64 @@ def expected_kind(default: Any) -> str:
     return "a number" if isinstance(default, float) else "an integer"
 
 
-def check_config_types(config: Any) -> None:
-    """Refuse a command-line or config-file value whose type does not fit the default's (`--learning_rate=abc`).
+def check_value_types(defaults: Mapping[str, Any], given: Mapping[str, tuple[Any, str]]) -> None:
+    """Refuse a value whose type does not fit its default's (`--learning_rate=abc`); `given` maps each key to its
+    value and where it was given."""
+    for key, (value, source) in given.items():
+        if key in defaults and not value_fits_default(value, defaults[key]):
+            raise ConfigValueError(f"{key}={value!r} ({source}): expected {expected_kind(defaults[key])} "
+                                   f"like the default {defaults[key]!r}")
 
-    `config` is a RecBole `Config`: its `internal_config_dict` holds the defaults of RecBole and this package,
-    `file_config_dict` and `variable_config_dict` the user's files and overrides.
-    """
-    defaults = config.internal_config_dict
-    for source, values in (("config file", config.file_config_dict), ("override", config.variable_config_dict)):
-        for key, value in values.items():
-            if key in defaults and not value_fits_default(value, defaults[key]):
-                raise ConfigValueError(f"{key}={value!r} ({source}): expected {expected_kind(defaults[key])} "
-                                       f"like the default {defaults[key]!r}")
+
+def check_config_types(config: Any) -> None:
+    """`check_value_types` for a RecBole `Config`: its `internal_config_dict` holds the defaults of RecBole and this
+    package, `file_config_dict` and `variable_config_dict` the user's files and overrides."""
+    given = {**{key: (value, "config file") for key, value in config.file_config_dict.items()},
+             **{key: (value, "override") for key, value in config.variable_config_dict.items()}}
+    check_value_types(config.internal_config_dict, given)
 
 
 def check_config(config: Any, sources: Mapping[str, str] | None = None) -> None:
-    """Every check of a built config that needs no data: setting names (`check_config_keys`) and value types."""
+    """Every check of a built config that needs no data: setting names (`check_config_keys`), value types and the
+    output folders."""
     check_config_keys(config, sources)
     check_config_types(config)
+    check_output_locations(config)
 
 
-def checked_config(model: str | type, dataset: str, config_file_list: list[str] | None = None,
-                   config_dict: dict[str, Any] | None = None,
-                   sources: Mapping[str, str] | None = None) -> SemSRConfig:
-    """The run's `SemSRConfig`, after `check_config`: what the runner, tuning and the benchmark check before any
-    data is loaded (`sources` names where some keys came from, e.g. a params file)."""
-    config = SemSRConfig(model, dataset, config_file_list, config_dict)
-    check_config(config, sources)
-    return config
+def check_writable_folder(path: str | Path, label: str, given: str | Path | None = None) -> None:
+    """Refuse (`OutputLocationError`, one line naming `label={given or path}`) a folder that cannot be created or
+    written to: its nearest existing ancestor must be a folder in which a file can be created (tried with a
+    temporary file, removed at once)."""
+    label = f"{label}={path if given is None else given}"
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputLocationError(f"{label}: cannot be written: {existing} is a file, not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".write-check-")
+    except OSError as error:
+        raise OutputLocationError(f"{label}: cannot be written: no file can be created in {existing} "
+                                  f"({error.strerror})") from error
+    os.close(handle)
+    os.unlink(probe)
+
+
+def check_writable_file(path: str | Path, label: str) -> None:
+    """Refuse a file path that cannot be written: a folder, a read-only file, or a folder that cannot be written."""
+    file = Path(path)
+    if file.is_dir():
+        raise OutputLocationError(f"{label}={path}: is a folder, expected a file name")
+    if file.exists() and not os.access(file, os.W_OK):
+        raise OutputLocationError(f"{label}={path}: cannot be written: the file is read-only")
+    check_writable_folder(file.parent, label, given=path)
+
+
+def check_output_locations(config: Any) -> None:
+    """Every folder a run writes to, checked before any data is loaded: `checkpoint_dir`, and `sem_embedding_dir`
+    for a Sem model that encodes item text (no `sem_embedding_file`)."""
+    check_writable_folder(config["checkpoint_dir"], "checkpoint_dir")
+    encodes_text = getattr(config.model_class, "base_model", None) is not None and not config["sem_embedding_file"]
+    if encodes_text:
+        check_writable_folder(config["sem_embedding_dir"], "sem_embedding_dir")

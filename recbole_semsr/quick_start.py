@@ -11,9 +11,9 @@ from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_logger, init_seed
 
 from dataset_converters.common import write_json
-from recbole_semsr.config import SemSRConfig, plain_config
+from recbole_semsr.config import SemSRConfig, checked_config, plain_config
 from recbole_semsr.model import get_model
-from recbole_semsr.preflight import ConfigValueError, checked_config
+from recbole_semsr.preflight import ConfigValueError
 from recbole_semsr.provenance import check_checkpoint_data, data_provenance, read_checkpoint
 from recbole_semsr.rerank import evaluate_reranked, load_reranker, plus_name, rerank_source
 from recbole_semsr.trainer import SemSRTrainer

@@ -19,6 +19,8 @@ from typing import ContextManager
 from recbole_semsr.benchmark.report import write_report
 from recbole_semsr.benchmark.runner import LocalExecutor, RunExecutor, run_benchmark, seed_list
 from recbole_semsr.benchmark.store import ResultsStore, load_result_files
+from recbole_semsr.config import checked_config
+from recbole_semsr.preflight import OutputLocationError, check_writable_folder
 from recbole_semsr.ray_cluster import (
     RayResources,
     RayResourcesError,
@@ -81,7 +83,6 @@ def check_before_any_run(models: list[str], datasets: list[str], config_file_lis
     """Every model name (both sides of `X+R`) is known and every run's settings pass the runner's checks, before
     the first run trains (an unknown name would otherwise fail only when its turn comes)."""
     from recbole_semsr.model import get_model
-    from recbole_semsr.preflight import checked_config
     from recbole_semsr.rerank import split_plus_name
 
     for name in models:
@@ -100,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     args, extra = build_parser().parse_known_args(argv)
+    try:
+        check_writable_folder(args.output, "--output")
+    except OutputLocationError as error:
+        raise SystemExit(f"error: {error}") from error
     store = ResultsStore(args.output)
     command = f"python -m recbole_semsr.benchmark {shlex.join(argv)}"
     machine = describe_machine()

@@ -28,3 +28,7 @@ class NonFiniteEmbeddingError(EmbeddingError):
 
 class EncoderModelNotFoundError(EmbeddingError):
     """A model name is not a local directory and could not be fetched from the Hugging Face hub."""
+
+
+class EncoderSettingsError(EmbeddingError):
+    """An unknown encoder, an option it does not take, or options that contradict each other."""

@@ -14,7 +14,12 @@ import numpy as np
 
 from recbole_semsr import defaults
 from recbole_semsr.embeddings.encoders import EncoderSpec, build_encoder, encoder_spec
-from recbole_semsr.embeddings.errors import EmbeddingDimensionError, ItemFileError, MissingItemsError
+from recbole_semsr.embeddings.errors import (
+    EmbeddingDimensionError,
+    EncoderSettingsError,
+    ItemFileError,
+    MissingItemsError,
+)
 from recbole_semsr.embeddings.item_file import ItemTable, read_item_file
 from recbole_semsr.embeddings.item_text import ItemTextTemplate, config_value, count_empty, render_item_texts
 from recbole_semsr.embeddings.store import (
@@ -72,7 +77,8 @@ def configured_encoder(config: Any) -> EncoderSpec:
     """`sem_encoder`, `sem_model_path` and `sem_encoder_options` as a validated spec (nothing loaded)."""
     options = setting(config, "sem_encoder_options")
     if not isinstance(options, dict):
-        raise ValueError(f"sem_encoder_options must be a mapping such as {{'pooling': 'cls'}}, got {options!r}")
+        raise EncoderSettingsError(f"sem_encoder_options must be a mapping such as {{'pooling': 'cls'}}, got "
+                                   f"{options!r}")
     return encoder_spec(setting(config, "sem_encoder"), setting(config, "sem_model_path"), **options)
 
 

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from recbole_semsr.preflight import checked_config
+from recbole_semsr.config import checked_config
 from recbole_semsr.ray_cluster import add_ray_arguments, resources_from_args
 from recbole_semsr.tuning.params import ParamSpec, parse_params_file
 from recbole_semsr.tuning.ray_search import (
