@@ -32,3 +32,7 @@ class EncoderModelNotFoundError(EmbeddingError):
 
 class EncoderSettingsError(EmbeddingError):
     """An unknown encoder, an option it does not take, or options that contradict each other."""
+
+
+class TextCoverageError(EmbeddingError):
+    """Most of a dataset's items have no text (`sem_max_textless_share`): a Sem model would learn from one vector."""
