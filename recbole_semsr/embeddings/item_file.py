@@ -6,6 +6,7 @@ way RecBole reads the same file): fields may be wrapped in double quotes, a doub
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import html
 import math
@@ -34,6 +35,11 @@ class ItemTable:
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+
+def bom_tolerant(encoding: str) -> str:
+    """`utf-8-sig` for UTF-8 (a leading byte-order mark is dropped, as the converters drop it), else `encoding`."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
 
 def clean_text(raw: str) -> str | None:
@@ -98,7 +104,7 @@ def read_item_file(
     if not path.is_file():
         raise ItemFileError(f"item file {path} not found (expected the dataset's RecBole `.item` atomic file)")
     csv.field_size_limit(sys.maxsize)  # a field of any length is read; the text template cuts it (sem_max_field_chars)
-    with path.open(encoding=encoding, newline="") as handle:
+    with path.open(encoding=bom_tolerant(encoding), newline="") as handle:
         reader = csv.reader(handle, delimiter=field_separator, quotechar='"', doublequote=True)
         try:
             return read_rows(reader, path, item_field, seq_separator)
