@@ -185,16 +185,18 @@ def parse_config_value(value: Any) -> Any:
 def package_yaml_files(model_class: type, dataset: str) -> list[Path]:
     """YAML files for a model and dataset, in loading order, those that exist.
 
-    A SemSR variant (a class with `base_model`) first takes its base model's YAML (RecBole's, then ours).
+    A SemSR variant (a class with `base_model`) first takes its base model's YAML (RecBole's, then ours). A model
+    then reads `properties/model/<Class>.yaml` of each class it derives from, the most general first: a kNN model
+    reads `NonNeuralSessionModel.yaml`, `SessionKNN.yaml`, then its own (VSTAN also STAN's before its own).
     """
     candidates = [PROPERTIES_DIR / "overall.yaml"]
     base = getattr(model_class, "base_model", None)
     if base is not None:
         candidates += [RECBOLE_PROPERTIES_DIR / "model" / f"{base.__name__}.yaml",
                        PROPERTIES_DIR / "model" / f"{base.__name__}.yaml"]
-    candidates += [PROPERTIES_DIR / "model" / f"{model_class.__name__}.yaml",
-                   PROPERTIES_DIR / "dataset" / f"{dataset}.yaml"]
-    return [path for path in candidates if path.is_file()]
+    candidates += [PROPERTIES_DIR / "model" / f"{cls.__name__}.yaml" for cls in reversed(model_class.__mro__)]
+    candidates.append(PROPERTIES_DIR / "dataset" / f"{dataset}.yaml")
+    return [path for path in dict.fromkeys(candidates) if path.is_file()]
 
 
 def plain_config(config: Config) -> dict[str, Any]:
