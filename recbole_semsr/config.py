@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import importlib
 import json
 import os
 from pathlib import Path
@@ -19,7 +20,16 @@ PROPERTIES_DIR = properties_dir()
 RECBOLE_PROPERTIES_DIR = recbole_properties_dir()
 PACKAGE_MODELS: dict[str, type] = {}
 """This package's model classes by name, filled in by the registry (`recbole_semsr.model`) when it is imported:
-the config sits below the models and imports none of them."""
+the config sits below the models and imports none of them at import time."""
+MODEL_REGISTRY = "recbole_semsr.model"
+
+
+def package_models() -> dict[str, type]:
+    """`PACKAGE_MODELS`, loading the registry first when nothing has imported it yet (a library caller that builds
+    `SemSRConfig("NISER", ...)` directly)."""
+    if not PACKAGE_MODELS:
+        importlib.import_module(MODEL_REGISTRY)
+    return PACKAGE_MODELS
 
 
 class DatasetNameError(ValueError):
@@ -80,10 +90,7 @@ class SemSRConfig(Config):
     def _get_model_and_dataset(self, model, dataset):
         check_dataset_name(dataset)
         if isinstance(model, str):
-            if not PACKAGE_MODELS:
-                raise LookupError(f"SemSRConfig({model!r}, ...): model names are looked up in the registry, which "
-                                  "has not been imported; import recbole_semsr.model first, or pass the class")
-            model = PACKAGE_MODELS.get(model, model)
+            model = package_models().get(model, model)
         return super()._get_model_and_dataset(model, dataset)
 
     def _load_internal_config_dict(self, model, model_class, dataset) -> None:

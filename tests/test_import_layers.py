@@ -22,10 +22,9 @@ def test_lower_layers_do_not_import_higher_ones(module, forbidden):
 
 def test_dataset_settings_need_no_model(ml100k_slice):
     from recbole_semsr.config import SemSRConfig, dataset_settings
-    from recbole_semsr.model import NISER
 
     settings = dataset_settings("ml-100k", config_dict={"data_path": str(ml100k_slice), "sem_batch_size": "8"})
-    config = SemSRConfig(NISER, "ml-100k", config_dict={"data_path": str(ml100k_slice), "sem_batch_size": 8})
+    config = SemSRConfig("NISER", "ml-100k", config_dict={"data_path": str(ml100k_slice), "sem_batch_size": 8})
     shared = ("data_path", "dataset", "sem_text_template", "sem_embedding_dir", "field_separator", "ITEM_ID_FIELD")
     assert {key: settings[key] for key in shared} == {key: config[key] for key in shared}
     assert settings["sem_batch_size"] == 8 and "embedding_size" not in settings

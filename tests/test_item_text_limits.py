@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from recbole_semsr.embeddings import TextCoverageError, load_item_embeddings, loader
-from recbole_semsr.embeddings.encoders import EncoderSpec, TextEncoder
+from recbole_semsr.embeddings.encoders import TextEncoder
 from recbole_semsr.embeddings.item_text import ItemTextTemplate
 
 HEADER = "item_id:token\ttitle:token\tbrand:token\n"

@@ -42,7 +42,7 @@ def bom_tolerant(encoding: str) -> str:
     return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
 
-def clean_text(raw: str) -> str | None:
+def display_text(raw: str) -> str | None:
     """Unescape HTML entities, collapse whitespace (tabs, newlines); `None` for empty or NaN-like values."""
     text = _WHITESPACE.sub(" ", html.unescape(raw)).strip()
     return None if text.lower() in MISSING_MARKERS else text
@@ -63,18 +63,18 @@ def format_float(raw: str, where: str) -> str | None:
 def format_sequence(raw: str, seq_separator: str) -> str | None:
     """A `token_seq`/`float_seq` cell as text: elements joined by ', ' (kept as is when the separator is a space)."""
     if seq_separator.strip():
-        parts = [part for part in (clean_text(piece) for piece in raw.split(seq_separator)) if part]
+        parts = [part for part in (display_text(piece) for piece in raw.split(seq_separator)) if part]
         return ", ".join(parts) or None
-    return clean_text(raw)
+    return display_text(raw)
 
 
-def format_cell(raw: str, field_type: str, seq_separator: str, where: str) -> str | None:
+def cell_display_text(raw: str, field_type: str, seq_separator: str, where: str) -> str | None:
     """Clean display text of one cell according to its RecBole type."""
     if field_type == "float":
         return format_float(raw, where)
     if field_type.endswith("_seq"):
         return format_sequence(raw, seq_separator)
-    return clean_text(raw)
+    return display_text(raw)
 
 
 def parse_header(header: list[str], path: Path) -> dict[str, str]:
@@ -139,7 +139,7 @@ def read_rows(reader: Iterator[list[str]], path: Path, item_field: str, seq_sepa
             )
         first_line[token] = line
         rendered = {
-            name: format_cell(raw, field_types[name], seq_separator, f"{path}, line {line}, column {name!r}")
+            name: cell_display_text(raw, field_types[name], seq_separator, f"{path}, line {line}, column {name!r}")
             for name, raw in cells.items()
         }
         table.tokens.append(token)

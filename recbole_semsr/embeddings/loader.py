@@ -26,7 +26,7 @@ from recbole_semsr.embeddings.item_text import ItemTextTemplate, config_value, c
 from recbole_semsr.embeddings.store import (
     EmbeddingStore,
     StoredEmbeddings,
-    fingerprint,
+    cache_fingerprint,
     read_itememb,
     validate_vectors,
 )
@@ -136,7 +136,7 @@ def embed_item_texts(config: Any, table: ItemTable, template: ItemTextTemplate, 
                      force: bool = False, show_progress: bool = True) -> StoredEmbeddings:
     """`item_embeddings_for_config` for texts already read by `read_item_texts`."""
     spec = configured_encoder(config)
-    digest = fingerprint(spec.describe(), template.describe(), table.tokens, texts)
+    digest = cache_fingerprint(spec.describe(), template.describe(), table.tokens, texts)
     store = EmbeddingStore(setting(config, "sem_embedding_dir"))
     cached = None if force else store.load(config["dataset"], spec.name, digest)
     if cached is not None:

@@ -43,7 +43,7 @@ class StoredEmbeddings:
     reused: bool = False
 
 
-def fingerprint(encoder: dict[str, Any], template: dict[str, Any], item_ids: Sequence[str], texts: Sequence[str]) -> str:
+def cache_fingerprint(encoder: dict[str, Any], template: dict[str, Any], item_ids: Sequence[str], texts: Sequence[str]) -> str:
     """SHA-256 over the encoder and template descriptions and every (item id, text) pair."""
     digest = hashlib.sha256()
     header = {"format": STORE_FORMAT, "encoder": encoder, "template": template}
