@@ -1,6 +1,7 @@
 """RecBole `Config` that knows this package's models and YAML files."""
 from __future__ import annotations
 
+import argparse
 import ast
 import enum
 import importlib
@@ -161,6 +162,18 @@ def split_config_files(values: list[str] | None) -> list[str] | None:
     if values is None:
         return None
     return [path for value in values for path in value.split()]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (underscores allowed, as in 1_400_000); `--seeds=0` is a
+    one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def parse_overrides(extra: list[str]) -> dict[str, Any]:

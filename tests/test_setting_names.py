@@ -4,20 +4,11 @@ from pathlib import Path
 
 import pytest
 
-import recbole_semsr.quick_start
 from recbole_semsr.benchmark.__main__ import main as benchmark_main
 from recbole_semsr.cli import main
 from recbole_semsr.config import SemSRConfig
 from recbole_semsr.preflight import ConfigValueError, check_config_keys
 from recbole_semsr.tuning import cli as tuning_cli
-
-
-@pytest.fixture
-def no_data_loading(monkeypatch):
-    def refuse(config):
-        raise AssertionError("the dataset was loaded before the settings were checked")
-
-    monkeypatch.setattr(recbole_semsr.quick_start, "create_dataset", refuse)
 
 
 def runner_args(tiny_run_config: dict) -> list[str]:

@@ -19,7 +19,7 @@ from typing import ContextManager
 from recbole_semsr.benchmark.report import write_report
 from recbole_semsr.benchmark.runner import LocalExecutor, RunExecutor, run_benchmark, seed_list
 from recbole_semsr.benchmark.store import ResultsStore, load_result_files
-from recbole_semsr.config import checked_config
+from recbole_semsr.config import checked_config, positive_int
 from recbole_semsr.preflight import OutputLocationError, check_writable_folder
 from recbole_semsr.ray_cluster import (
     RayResources,
@@ -35,22 +35,11 @@ def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
-def _positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1 (`--seeds=0` is refused in one line)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m recbole_semsr.benchmark", description=__doc__.split("\n\n")[1])
     parser.add_argument("--models", type=_names, default=[], help="comma-separated, e.g. NISER,MSGAT,NARM,SRGNN")
     parser.add_argument("--datasets", type=_names, default=[], help="comma-separated, e.g. beauty,kdd_m2_uk")
-    parser.add_argument("--seeds", type=_positive_int, default=1, help="number of seeds per (model, dataset)")
+    parser.add_argument("--seeds", type=positive_int, default=1, help="number of seeds per (model, dataset)")
     parser.add_argument("--base_seed", type=int, default=2025, help="seeds are base_seed, base_seed+1, ...")
     parser.add_argument("--output", required=True, help="folder of the results store and the report")
     parser.add_argument("--config_files", nargs="*", default=None, help="extra YAML files for every run")
