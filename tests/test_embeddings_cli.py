@@ -60,3 +60,16 @@ def test_an_unwritable_embedding_dir_is_refused_before_reading_items(tmp_path, m
     data_path = dataset_with_item_file(tmp_path, "item_id:token\ttitle:token_seq\n1\ta\n")
     with pytest.raises(SystemExit, match=r"^error: sem_embedding_dir=/sys/vectors: cannot be written"):
         main(["--dataset=toy", f"--data_path={data_path}", "--embedding_dir=/sys/vectors"])
+
+
+def test_ctrl_c_while_encoding_is_one_line(tmp_path, monkeypatch):
+    from recbole_semsr.embeddings import loader
+
+    def interrupted(spec):
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(loader, "build_encoder", interrupted)
+    data_path = dataset_with_item_file(tmp_path, "item_id:token\ttitle:token_seq\n1\ta\n")
+    with pytest.raises(SystemExit, match=r"^interrupted: no new vectors were cached; run the same command again"):
+        run_cli(data_path, tmp_path)

@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         stored = item_embeddings_for_config(settings, force=args.force)
     except INPUT_ERRORS as error:
         raise SystemExit(f"error: {error}") from error
+    except KeyboardInterrupt as interrupt:
+        raise SystemExit("interrupted: no new vectors were cached; run the same command again to encode") from interrupt
     print(report_table(settings, stored, time.perf_counter() - started))
     return 0
 
