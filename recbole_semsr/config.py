@@ -130,31 +130,36 @@ def checked_config(model: str | type, dataset: str, config_file_list: list[str] 
 def dataset_settings(dataset: str, config_file_list: list[str] | None = None,
                      config_dict: dict[str, Any] | None = None) -> dict[str, Any]:
     """Settings for a dataset without a model, for command lines that train nothing (the embeddings CLI,
-    `llm_rec`): the layers of `SemSRConfig` without the model's (RecBole's `overall.yaml` and dataset defaults,
-    `properties/overall.yaml`, `properties/dataset/<dataset>.yaml`, `<data_path>/<dataset>/<dataset>.yaml`, the
-    files, `config_dict`), with
-    `dataset` set and `data_path` resolved to the dataset's folder as RecBole resolves it. The user's keys pass the
-    same name and type checks as a run's."""
+    `llm_rec`): the layers of `SemSRConfig` without the model's, then the files and `config_dict`, with `dataset`
+    set and `data_path` resolved to the dataset's folder as RecBole resolves it. The user's keys pass the same name
+    and type checks as a run's."""
     check_dataset_name(dataset)
     given: dict[str, tuple[Any, str]] = {}
     for path in config_file_list or []:
         given.update({key: (value, str(path)) for key, value in read_yaml(path).items()})
     given.update({key: (parse_config_value(value), "override") for key, value in (config_dict or {}).items()})
     external = {key: value for key, (value, _) in given.items()}
+    defaults = dataset_defaults(dataset, external.get("data_path"))
+    check_setting_names({key: source for key, (_, source) in given.items()},
+                        external.get("custom_config_keys") or defaults["custom_config_keys"] or ())
+    check_value_types(defaults, given)
+    data_path = external.get("data_path") or defaults["data_path"]
+    return {**defaults, **external, "dataset": dataset, "data_path": os.path.join(data_path, dataset)}
+
+
+def dataset_defaults(dataset: str, data_path: str | None = None) -> dict[str, Any]:
+    """A dataset's settings before the user's: RecBole's `overall.yaml` and dataset defaults,
+    `properties/overall.yaml`, `properties/dataset/<dataset>.yaml`, `<data_path>/<dataset>/<dataset>.yaml`."""
     settings: dict[str, Any] = {}
     for path in (RECBOLE_PROPERTIES_DIR / "overall.yaml", RECBOLE_PROPERTIES_DIR / "dataset" / "sample.yaml",
                  RECBOLE_PROPERTIES_DIR / "dataset" / f"{dataset}.yaml", PROPERTIES_DIR / "overall.yaml",
                  PROPERTIES_DIR / "dataset" / f"{dataset}.yaml"):
         if path.is_file():
             settings.update(read_yaml(path))
-    data_path = external.get("data_path") or settings["data_path"]
-    folder_yaml = Path(data_path) / dataset / f"{dataset}.yaml"
+    folder_yaml = Path(data_path or settings["data_path"]) / dataset / f"{dataset}.yaml"
     if folder_yaml.is_file():
         settings.update(read_yaml(folder_yaml))
-    check_setting_names({key: source for key, (_, source) in given.items()},
-                        external.get("custom_config_keys") or settings.get("custom_config_keys") or ())
-    check_value_types(settings, given)
-    return {**settings, **external, "dataset": dataset, "data_path": os.path.join(data_path, dataset)}
+    return settings
 
 
 def split_config_files(values: list[str] | None) -> list[str] | None:

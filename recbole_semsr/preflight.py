@@ -44,7 +44,7 @@ def unknown_key_message(key: str, source: str) -> str:
     close = difflib.get_close_matches(key, sorted(known_config_keys()), n=1, cutoff=0.6)
     hint = f": did you mean {close[0]}?" if close else ": no setting of RecBole, this package or a model has it"
     return (f"unknown setting {key!r} ({source}){hint} A key of your own (read by your code) passes when listed in "
-            "custom_config_keys, e.g. --custom_config_keys=[" + key + "]")
+            f"custom_config_keys, e.g. --custom_config_keys=[{key}]")
 
 
 def check_setting_names(sources: Mapping[str, str], custom_keys: Iterable[str] = ()) -> None:
