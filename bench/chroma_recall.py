@@ -139,10 +139,10 @@ def main() -> None:
     print(summary)
     print(table)
     if args.output:
-        write_report(args.output, summary, table)
+        write_results_page(args.output, summary, table)
 
 
-def write_report(path: Path, summary: str, table: str) -> None:
+def write_results_page(path: Path, summary: str, table: str) -> None:
     """Markdown report with the machine and the exact command."""
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, " \

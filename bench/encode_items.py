@@ -27,7 +27,7 @@ import numpy as np
 
 from dataset_converters.beauty import ITEM_FIELDS, item_text
 from recbole_semsr.embeddings.encoders import TextEncoder, get_encoder, length_sorted_order
-from recbole_semsr.embeddings.item_file import format_cell, read_item_file
+from recbole_semsr.embeddings.item_file import cell_display_text, read_item_file
 from recbole_semsr.embeddings.item_text import ItemTextTemplate, render_item_texts
 
 Run = Callable[[list[str]], np.ndarray]
@@ -37,7 +37,7 @@ def meta_values(record: dict) -> dict[str, str]:
     """Template values of one raw meta record, as the Beauty converter writes them to `beauty.item`."""
     row = item_text(str(record.get("asin", "")), record)
     types = dict(ITEM_FIELDS)
-    values = {name: format_cell(str(row[name]), types[name], " ", name) for name in types if name != "item_id"}
+    values = {name: cell_display_text(str(row[name]), types[name], " ", name) for name in types if name != "item_id"}
     return {name: value for name, value in values.items() if value}
 
 

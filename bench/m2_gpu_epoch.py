@@ -108,11 +108,11 @@ def store_random_vectors(config, dim: int, seed: int) -> None:
     """Random unit vectors for every item of the dataset's ``.item`` file, in the encoder cache entry the loader
     looks up for ``config`` (the key as in ``item_embeddings_for_config``); kept when already there."""
     from recbole_semsr.embeddings.loader import configured_encoder, read_item_texts, setting
-    from recbole_semsr.embeddings.store import EmbeddingStore, fingerprint
+    from recbole_semsr.embeddings.store import EmbeddingStore, cache_fingerprint
 
     table, template, texts = read_item_texts(config)
     spec = configured_encoder(config)
-    digest = fingerprint(spec.describe(), template.describe(), table.tokens, texts)
+    digest = cache_fingerprint(spec.describe(), template.describe(), table.tokens, texts)
     store = EmbeddingStore(setting(config, "sem_embedding_dir"))
     _, index_path = store.paths(config["dataset"], spec.name, digest)
     if not index_path.is_file():

@@ -44,6 +44,8 @@ from typing import TextIO
 import numpy as np
 from tqdm import tqdm
 
+from recbole_semsr.config import positive_int
+
 SESSION_HEADER = ("prev_items", "next_item", "locale")
 PRODUCT_HEADER = ("id", "locale", "title", "price", "brand", "color", "size", "model", "material", "author", "desc")
 SESSIONS_FILE = "sessions_train.csv"
@@ -230,17 +232,6 @@ def generate(output_dir: Path, sessions: int, products: int, seed: int = 0, loca
     write_atomically(paths[1], lambda handle: write_products(handle, ids, locale, product_rng))
     write_atomically(paths[0], lambda handle: write_sessions(handle, sessions, ids, locale, seed, dist))
     return paths
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (underscores allowed, as in 1_400_000)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def locale_code(text: str) -> str:

@@ -7,10 +7,11 @@ from typing import Any
 
 from dataset_converters.common import ConversionError
 from recbole_semsr import defaults
-from recbole_semsr.config import parse_config_value
+from recbole_semsr.defaults import ConfigFileError
+from recbole_semsr.config import DatasetNameError, parse_overrides, split_config_files
 from recbole_semsr.embeddings.errors import EmbeddingError
 from recbole_semsr.model import UnknownModelError, get_model
-from recbole_semsr.preflight import ConfigValueError
+from recbole_semsr.preflight import ConfigValueError, OutputLocationError, check_writable_file
 from recbole_semsr.provenance import CheckpointMismatchError
 from recbole_semsr.quick_start import RunInterrupted, run, write_result
 from recbole_semsr.ray_cluster import RayResourcesError, RayUnreachableError
@@ -18,8 +19,9 @@ from recbole_semsr.tuning import ParamsFileError, add_tuning_arguments, tune_fro
 from recbole_semsr.tuning.cli import names
 
 # Errors about the user's input: printed as their one-line message, without a traceback.
-INPUT_ERRORS = (UnknownModelError, ConfigValueError, CheckpointMismatchError, FileNotFoundError, ConversionError,
-                EmbeddingError, ParamsFileError, RayUnreachableError, RayResourcesError)
+INPUT_ERRORS = (UnknownModelError, ConfigValueError, ConfigFileError, DatasetNameError, OutputLocationError,
+                CheckpointMismatchError, FileNotFoundError, ConversionError, EmbeddingError, ParamsFileError,
+                RayUnreachableError, RayResourcesError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,27 +74,9 @@ def add_recbole_key_arguments(parser: argparse.ArgumentParser) -> None:
         group.add_argument(*flags, dest=key, default=argparse.SUPPRESS, metavar="VALUE", help=shown)
 
 
-def split_config_files(values: list[str] | None) -> list[str] | None:
-    """`--config_files` as a list of paths, whether given as several words or as one space-separated string."""
-    if values is None:
-        return None
-    return [path for value in values for path in value.split()]
-
-
 def common_key_overrides(args: argparse.Namespace) -> list[str]:
     """The common keys given on the command line, as `--key=value` strings for `parse_overrides`."""
     return [f"--{key}={getattr(args, key)}" for key, _ in COMMON_KEYS if hasattr(args, key)]
-
-
-def parse_overrides(extra: list[str]) -> dict:
-    """`--key=value` pairs as a config dict (values parsed as literals, never evaluated)."""
-    overrides = {}
-    for argument in extra:
-        key, sep, value = argument.removeprefix("--").partition("=")
-        if not argument.startswith("--") or not sep or not key:
-            raise SystemExit(f"unrecognised argument {argument!r}: expected --key=value")
-        overrides[key] = parse_config_value(value)
-    return overrides
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -102,6 +86,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.allow_split_mismatch:
         overrides["allow_split_mismatch"] = True
     try:
+        if args.result_file:
+            check_writable_file(args.result_file, "--result_file")
         if args.params_file:
             for model in names(args.model):
                 get_model(model)

@@ -11,11 +11,11 @@ from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_logger, init_seed
 
 from dataset_converters.common import write_json
-from recbole_semsr.config import SemSRConfig, plain_config
+from recbole_semsr.config import SemSRConfig, checked_config, plain_config
 from recbole_semsr.hybrid import choose_weight, evaluate_hybrid, hybrid_name
 from recbole_semsr.list_metrics import training_popularity
 from recbole_semsr.model import get_model
-from recbole_semsr.preflight import ConfigValueError, check_config_types
+from recbole_semsr.preflight import ConfigValueError
 from recbole_semsr.provenance import check_checkpoint_data, data_provenance, read_checkpoint
 from recbole_semsr.rerank import evaluate_reranked, load_reranker, plus_name, rerank_source
 from recbole_semsr.sample_ranks import stored_full_ranks, stored_ranks_at_k, targets_sha256
@@ -41,8 +41,7 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     training), eval_seconds, epochs, checkpoint, data (the data fingerprint), config, and split_mismatch when a
     mismatch was allowed. Ctrl-C while training raises `RunInterrupted` naming the checkpoint kept.
     """
-    config = SemSRConfig(model, dataset, config_file_list, config_dict)
-    check_config_types(config)
+    config = checked_config(model, dataset, config_file_list, config_dict)
     if config["rerank_with"]:
         rerank_source(str(config["rerank_with"]))
     if config["hybrid_with"]:

@@ -57,6 +57,17 @@ def tiny_run_config(ml100k_slice, tmp_path, monkeypatch) -> dict:
     }
 
 
+@pytest.fixture
+def no_data_loading(monkeypatch):
+    """Loading the dataset fails the test: the checks under test must come before it."""
+    import recbole_semsr.quick_start
+
+    def refuse(config):
+        raise AssertionError("the dataset was loaded before the input was checked")
+
+    monkeypatch.setattr(recbole_semsr.quick_start, "create_dataset", refuse)
+
+
 class StubDataset:
     """The part of a RecBole dataset a model constructor reads: the number of item ids (padding 0 included)."""
 

@@ -3,18 +3,8 @@ from pathlib import Path
 
 import pytest
 
-import recbole_semsr.quick_start
 from recbole_semsr.cli import main
 from recbole_semsr.trainer import SemSRTrainer
-
-
-@pytest.fixture
-def no_data_loading(monkeypatch):
-    """Loading the dataset fails the test: the checks must come before it."""
-    def refuse(config):
-        raise AssertionError("the dataset was loaded before the input was checked")
-
-    monkeypatch.setattr(recbole_semsr.quick_start, "create_dataset", refuse)
 
 
 def cli_args(config: dict) -> list[str]:

@@ -218,7 +218,7 @@ def test_recbole_reads_the_converted_files(tmp_path: Path) -> None:
 
     reviews, meta = fixture_files(tmp_path)
     convert_beauty(reviews, meta, tmp_path / "data" / "beauty", SMALL)
-    config = Config(model="GRU4Rec", dataset="beauty", config_file_list=[str(REPO / "properties/dataset/beauty.yaml")],
+    config = Config(model="GRU4Rec", dataset="beauty", config_file_list=[str(REPO / "properties/overall.yaml")],
                     config_dict={"data_path": str(tmp_path / "data"), "train_neg_sample_args": None,
                                  "show_progress": False, "checkpoint_dir": str(tmp_path / "saved")})
     dataset = create_dataset(config)

@@ -214,7 +214,7 @@ def test_recbole_reads_the_converted_files(tmp_path: Path) -> None:
     convert_kdd_m2(write(tmp_path / "s.csv", SESSIONS), write(tmp_path / "p.csv", PRODUCTS),
                    tmp_path / "data" / "kdd_m2_uk", SMALL)
     config = Config(model="GRU4Rec", dataset="kdd_m2_uk",
-                    config_file_list=[str(REPO / "properties/dataset/kdd_m2_uk.yaml")],
+                    config_file_list=[str(REPO / "properties/overall.yaml")],
                     config_dict={"data_path": str(tmp_path / "data"), "train_neg_sample_args": None,
                                  "show_progress": False, "checkpoint_dir": str(tmp_path / "saved")})
     dataset = create_dataset(config)

@@ -31,6 +31,8 @@ def test_tune_from_args_maps_every_option(tmp_path: Path, monkeypatch: pytest.Mo
                             "valid": {"mrr@20": 0.06}, "error": None}]}
 
     monkeypatch.setattr(cli, "tune_hyperparameters", fake_search)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.yaml").write_text("seed: 7\n", encoding="utf-8")  # the settings are checked before the search
     cli.tune_from_args(args, config_file_list=["a.yaml"], config_dict={"epochs": 2})
 
     assert seen["specs"] == [ParamSpec("learning_rate", "choice", (0.01, 0.001))]

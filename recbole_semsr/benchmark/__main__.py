@@ -19,6 +19,8 @@ from typing import ContextManager
 from recbole_semsr.benchmark.report import write_report
 from recbole_semsr.benchmark.runner import LocalExecutor, RunExecutor, run_benchmark, seed_list
 from recbole_semsr.benchmark.store import ResultsStore, load_result_files
+from recbole_semsr.config import checked_config, positive_int
+from recbole_semsr.preflight import OutputLocationError, check_writable_folder
 from recbole_semsr.ray_cluster import (
     RayResources,
     RayResourcesError,
@@ -37,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m recbole_semsr.benchmark", description=__doc__.split("\n\n")[1])
     parser.add_argument("--models", type=_names, default=[], help="comma-separated, e.g. NISER,MSGAT,NARM,SRGNN")
     parser.add_argument("--datasets", type=_names, default=[], help="comma-separated, e.g. beauty,kdd_m2_uk")
-    parser.add_argument("--seeds", type=int, default=1, help="number of seeds per (model, dataset)")
+    parser.add_argument("--seeds", type=positive_int, default=1, help="number of seeds per (model, dataset)")
     parser.add_argument("--base_seed", type=int, default=2025, help="seeds are base_seed, base_seed+1, ...")
     parser.add_argument("--output", required=True, help="folder of the results store and the report")
     parser.add_argument("--config_files", nargs="*", default=None, help="extra YAML files for every run")
@@ -65,12 +67,33 @@ def describe_machine() -> str:
     return f"{platform.platform()}, {os.cpu_count()} CPUs, {gpu}, torch {torch.get_num_threads()} threads"
 
 
+def check_before_any_run(models: list[str], datasets: list[str], config_file_list: list[str] | None,
+                         config_dict: dict) -> None:
+    """Every model name (both sides of `X+R`) is known and every run's settings pass the runner's checks, before
+    the first run trains (an unknown name would otherwise fail only when its turn comes)."""
+    from recbole_semsr.model import get_model
+    from recbole_semsr.rerank import split_plus_name
+
+    for name in models:
+        base, reranker = split_plus_name(name)
+        get_model(base)
+        if reranker is not None:
+            get_model(reranker)
+    for dataset in datasets:
+        for name in models:
+            checked_config(split_plus_name(name)[0], dataset, config_file_list, config_dict)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write the report; exit status 1 when a run failed or an input was skipped."""
-    from recbole_semsr.cli import parse_overrides, split_config_files
+    from recbole_semsr.cli import INPUT_ERRORS, parse_overrides, split_config_files
 
     argv = sys.argv[1:] if argv is None else argv
     args, extra = build_parser().parse_known_args(argv)
+    try:
+        check_writable_folder(args.output, "--output")
+    except OutputLocationError as error:
+        raise SystemExit(f"error: {error}") from error
     store = ResultsStore(args.output)
     command = f"python -m recbole_semsr.benchmark {shlex.join(argv)}"
     machine = describe_machine()
@@ -78,15 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         if not args.models or not args.datasets:
             raise SystemExit("--models and --datasets are required (or --report_only)")
+        config_file_list, config_dict = split_config_files(args.config_files), parse_overrides(extra)
         try:
+            check_before_any_run(args.models, args.datasets, config_file_list, config_dict)
             resources = resources_from_args(args) if ray_flags_given(args) else None
             with executor_for(resources) as executor:
                 summary = run_benchmark(args.models, args.datasets, seed_list(args.seeds, args.base_seed), store,
-                                        config_file_list=split_config_files(args.config_files),
-                                        config_dict=parse_overrides(extra),
+                                        config_file_list=config_file_list, config_dict=config_dict,
                                         provenance={"benchmark_command": command, "machine": machine},
                                         executor=executor)
-        except (RayUnreachableError, RayResourcesError) as error:
+        except (RayUnreachableError, RayResourcesError, *INPUT_ERRORS) as error:
             raise SystemExit(f"error: {error}") from error
         print(f"{summary.ran} runs done, {summary.skipped} already stored, {len(summary.failures)} failed")
         failures = summary.failures

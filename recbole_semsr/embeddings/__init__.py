@@ -9,9 +9,11 @@ from recbole_semsr.embeddings.errors import (
     EmbeddingDimensionError,
     EmbeddingError,
     EncoderModelNotFoundError,
+    EncoderSettingsError,
     ItemFileError,
     MissingItemsError,
     NonFiniteEmbeddingError,
+    TextCoverageError,
 )
 from recbole_semsr.embeddings.item_text import ItemTextTemplate
 from recbole_semsr.embeddings.loader import item_embeddings_for_config, load_item_embeddings
@@ -21,10 +23,12 @@ __all__ = [
     "EmbeddingDimensionError",
     "EmbeddingError",
     "EncoderModelNotFoundError",
+    "EncoderSettingsError",
     "ItemFileError",
     "ItemTextTemplate",
     "MissingItemsError",
     "NonFiniteEmbeddingError",
+    "TextCoverageError",
     "TextEncoder",
     "encoder_spec",
     "get_encoder",

@@ -1,10 +1,11 @@
 """Encode a dataset's items and report items/second.
 
     python -m recbole_semsr.embeddings --dataset=beauty --encoder=minilm [--model_path=DIR] [--data_path=DIR]
-        [--batch_size=64] [--embedding_dir=DIR] [--force] [--key=value ...]
+        [--batch_size=64] [--embedding_dir=DIR] [--config_files a.yaml ...] [--force] [--key=value ...]
 
-Settings come from the project's config (properties/overall.yaml, the model's and the dataset's YAML, then these
-flags); any other `--key=value` is a config override, e.g. `--sem_encoder_options="{'pooling': 'avg'}"`.
+Settings are the dataset's (`config.dataset_settings`: properties/overall.yaml, the dataset's YAML files, the
+--config_files, then these flags); any other `--key=value` is a config override, e.g.
+`--sem_encoder_options="{'pooling': 'avg'}"`. Bad input is refused with one line (`error: ...`, exit status 1).
 """
 from __future__ import annotations
 
@@ -13,8 +14,16 @@ import sys
 import time
 from typing import Any
 
-from recbole_semsr.embeddings.loader import item_embeddings_for_config, item_file_path
+from recbole_semsr.config import DatasetNameError, dataset_settings, parse_overrides, split_config_files
+from recbole_semsr.defaults import ConfigFileError
+from recbole_semsr.embeddings.errors import EmbeddingError
+from recbole_semsr.embeddings.loader import item_embeddings_for_config, item_file_path, setting
 from recbole_semsr.embeddings.store import StoredEmbeddings
+from recbole_semsr.preflight import ConfigValueError, OutputLocationError, check_writable_folder
+
+INPUT_ERRORS = (EmbeddingError, ConfigFileError, ConfigValueError, DatasetNameError, OutputLocationError,
+                FileNotFoundError)
+"""Errors about the user's input: printed as their one-line message, without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,15 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data_path", default=None, help="folder holding <dataset>/<dataset>.item")
     parser.add_argument("--batch_size", type=int, default=None, help="texts per encoder batch (sem_batch_size)")
     parser.add_argument("--embedding_dir", default=None, help="cache folder (sem_embedding_dir)")
-    parser.add_argument("--model", default="NISER", help="model whose YAML is loaded too (it may set sem_* keys)")
+    parser.add_argument("--config_files", nargs="*", default=None, help="extra YAML files, applied in order (several words or one string)")
     parser.add_argument("--force", action="store_true", help="encode even when a matching cached file exists")
     return parser
 
 
 def config_overrides(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     """Flags and `--key=value` extras as a config dict (flags left unset are not included)."""
-    from recbole_semsr.cli import parse_overrides
-
     flags = {
         "sem_encoder": args.encoder,
         "sem_model_path": args.model_path,
@@ -77,13 +84,17 @@ def report_table(config: Any, stored: StoredEmbeddings, seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
-    from recbole_semsr.config import SemSRConfig
-
-    config = SemSRConfig(args.model, args.dataset, config_dict=config_overrides(args, extra))
-    started = time.perf_counter()
-    stored = item_embeddings_for_config(config, force=args.force)
-    seconds = time.perf_counter() - started
-    print(report_table(config, stored, seconds))
+    try:
+        settings = dataset_settings(args.dataset, split_config_files(args.config_files),
+                                    config_overrides(args, extra))
+        check_writable_folder(setting(settings, "sem_embedding_dir"), "sem_embedding_dir")
+        started = time.perf_counter()
+        stored = item_embeddings_for_config(settings, force=args.force)
+    except INPUT_ERRORS as error:
+        raise SystemExit(f"error: {error}") from error
+    except KeyboardInterrupt as interrupt:
+        raise SystemExit("interrupted: no new vectors were cached; run the same command again to encode") from interrupt
+    print(report_table(settings, stored, time.perf_counter() - started))
     return 0
 
 

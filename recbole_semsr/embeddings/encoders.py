@@ -28,6 +28,7 @@ import numpy as np
 from recbole_semsr.embeddings.errors import (
     EmbeddingDimensionError,
     EncoderModelNotFoundError,
+    EncoderSettingsError,
     NonFiniteEmbeddingError,
 )
 
@@ -322,14 +323,14 @@ def encoder_spec(name: str, model_path: str | Path | None = None, **options: Any
     With the default model (no `model_path`), `llm2vec` also defaults to the paper's supervised adapter.
     """
     if name not in ENCODERS:
-        raise ValueError(f"unknown sem_encoder {name!r}; choose one of {', '.join(ENCODERS)}")
+        raise EncoderSettingsError(f"unknown sem_encoder {name!r}; choose one of {', '.join(ENCODERS)}")
     kind = ENCODERS[name]
     allowed = {**COMMON_OPTIONS, **kind.options}
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(f"encoder {name!r} has no option(s) {unknown}; known: {sorted(allowed)}")
+        raise EncoderSettingsError(f"encoder {name!r} has no option(s) {unknown}; known: {sorted(allowed)}")
     if model_path is None and kind.default_model is None:
-        raise ValueError(f"encoder {name!r} needs a model directory: set sem_model_path / --model_path")
+        raise EncoderSettingsError(f"encoder {name!r} needs a model directory: set sem_model_path / --model_path")
     defaults = {**allowed, **(kind.default_model_options if model_path is None else {})}
     resolved = str(model_path) if model_path is not None else kind.default_model()
     given = {key: value for key, value in options.items() if value is not None}
@@ -343,9 +344,9 @@ def check_precision(options: dict[str, Any]) -> None:
     if precision is None:
         return
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (or unset), got {precision!r}")
+        raise EncoderSettingsError(f"precision must be one of {', '.join(PRECISIONS)} (or unset), got {precision!r}")
     if options.get("fp16"):
-        raise ValueError(f"fp16: true contradicts precision: {precision}; set one of them")
+        raise EncoderSettingsError(f"fp16: true contradicts precision: {precision}; set one of them")
 
 
 def build_encoder(spec: EncoderSpec) -> TextEncoder:

@@ -28,3 +28,11 @@ class NonFiniteEmbeddingError(EmbeddingError):
 
 class EncoderModelNotFoundError(EmbeddingError):
     """A model name is not a local directory and could not be fetched from the Hugging Face hub."""
+
+
+class EncoderSettingsError(EmbeddingError):
+    """An unknown encoder, an option it does not take, or options that contradict each other."""
+
+
+class TextCoverageError(EmbeddingError):
+    """Most of a dataset's items have no text (`sem_max_textless_share`): a Sem model would learn from one vector."""

@@ -6,11 +6,14 @@ way RecBole reads the same file): fields may be wrapped in double quotes, a doub
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import html
 import math
 import re
+import sys
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 from recbole_semsr.embeddings.errors import DuplicateItemError, ItemFileError
@@ -34,7 +37,12 @@ class ItemTable:
         return len(self.tokens)
 
 
-def clean_text(raw: str) -> str | None:
+def bom_tolerant(encoding: str) -> str:
+    """`utf-8-sig` for UTF-8 (a leading byte-order mark is dropped, as the converters drop it), else `encoding`."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def display_text(raw: str) -> str | None:
     """Unescape HTML entities, collapse whitespace (tabs, newlines); `None` for empty or NaN-like values."""
     text = _WHITESPACE.sub(" ", html.unescape(raw)).strip()
     return None if text.lower() in MISSING_MARKERS else text
@@ -55,18 +63,18 @@ def format_float(raw: str, where: str) -> str | None:
 def format_sequence(raw: str, seq_separator: str) -> str | None:
     """A `token_seq`/`float_seq` cell as text: elements joined by ', ' (kept as is when the separator is a space)."""
     if seq_separator.strip():
-        parts = [part for part in (clean_text(piece) for piece in raw.split(seq_separator)) if part]
+        parts = [part for part in (display_text(piece) for piece in raw.split(seq_separator)) if part]
         return ", ".join(parts) or None
-    return clean_text(raw)
+    return display_text(raw)
 
 
-def format_cell(raw: str, field_type: str, seq_separator: str, where: str) -> str | None:
+def cell_display_text(raw: str, field_type: str, seq_separator: str, where: str) -> str | None:
     """Clean display text of one cell according to its RecBole type."""
     if field_type == "float":
         return format_float(raw, where)
     if field_type.endswith("_seq"):
         return format_sequence(raw, seq_separator)
-    return clean_text(raw)
+    return display_text(raw)
 
 
 def parse_header(header: list[str], path: Path) -> dict[str, str]:
@@ -95,36 +103,45 @@ def read_item_file(
     path = Path(path)
     if not path.is_file():
         raise ItemFileError(f"item file {path} not found (expected the dataset's RecBole `.item` atomic file)")
-    with path.open(encoding=encoding, newline="") as handle:
+    csv.field_size_limit(sys.maxsize)  # a field of any length is read; the text template cuts it (sem_max_field_chars)
+    with path.open(encoding=bom_tolerant(encoding), newline="") as handle:
         reader = csv.reader(handle, delimiter=field_separator, quotechar='"', doublequote=True)
-        header = next(reader, None)
-        if header is None:
-            raise ItemFileError(f"{path}: file is empty (expected a header like 'item_id:token<TAB>title:token')")
-        field_types = parse_header(header, path)
-        if item_field not in field_types:
-            raise ItemFileError(f"{path}, line 1: no {item_field!r} column (columns: {', '.join(field_types)})")
-        table = ItemTable(path=path, item_field=item_field, field_types=field_types)
-        names = list(field_types)
-        first_line: dict[str, int] = {}
-        for row in reader:
-            line = reader.line_num
-            if not row or row == [""]:
-                continue
-            if len(row) != len(names):
-                raise ItemFileError(f"{path}, line {line}: expected {len(names)} fields, found {len(row)}")
-            cells = dict(zip(names, row))
-            token = cells.pop(item_field).strip()
-            if not token:
-                raise ItemFileError(f"{path}, line {line}: empty {item_field}")
-            if token in first_line:
-                raise DuplicateItemError(
-                    f"{path}, line {line}: item {token!r} already defined on line {first_line[token]}"
-                )
-            first_line[token] = line
-            rendered = {
-                name: format_cell(raw, field_types[name], seq_separator, f"{path}, line {line}, column {name!r}")
-                for name, raw in cells.items()
-            }
-            table.tokens.append(token)
-            table.values[token] = {name: text for name, text in rendered.items() if text is not None}
+        try:
+            return read_rows(reader, path, item_field, seq_separator)
+        except csv.Error as error:
+            raise ItemFileError(f"{path}, line {reader.line_num}: {error}") from error
+
+
+def read_rows(reader: Iterator[list[str]], path: Path, item_field: str, seq_separator: str) -> ItemTable:
+    """The header and rows of an open `.item` file (`read_item_file`)."""
+    header = next(reader, None)
+    if header is None:
+        raise ItemFileError(f"{path}: file is empty (expected a header like 'item_id:token<TAB>title:token')")
+    field_types = parse_header(header, path)
+    if item_field not in field_types:
+        raise ItemFileError(f"{path}, line 1: no {item_field!r} column (columns: {', '.join(field_types)})")
+    table = ItemTable(path=path, item_field=item_field, field_types=field_types)
+    names = list(field_types)
+    first_line: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not row or row == [""]:
+            continue
+        if len(row) != len(names):
+            raise ItemFileError(f"{path}, line {line}: expected {len(names)} fields, found {len(row)}")
+        cells = dict(zip(names, row))
+        token = cells.pop(item_field).strip()
+        if not token:
+            raise ItemFileError(f"{path}, line {line}: empty {item_field}")
+        if token in first_line:
+            raise DuplicateItemError(
+                f"{path}, line {line}: item {token!r} already defined on line {first_line[token]}"
+            )
+        first_line[token] = line
+        rendered = {
+            name: cell_display_text(raw, field_types[name], seq_separator, f"{path}, line {line}, column {name!r}")
+            for name, raw in cells.items()
+        }
+        table.tokens.append(token)
+        table.values[token] = {name: text for name, text in rendered.items() if text is not None}
     return table

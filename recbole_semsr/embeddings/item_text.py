@@ -18,6 +18,7 @@ from recbole_semsr.embeddings.errors import ItemFileError
 from recbole_semsr.embeddings.item_file import ItemTable
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+FIELD_CAP_KEY = "sem_max_field_chars"
 
 
 def placeholder_alternatives(placeholder: str) -> tuple[str, ...]:
@@ -30,17 +31,22 @@ def placeholder_alternatives(placeholder: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class ItemTextTemplate:
-    """Ordered template parts plus the separator used to join the parts that could be filled.
+    """Ordered template parts plus the separator used to join the parts that could be filled; every field value
+    is cut to `max_field_chars` characters first (`None`: no cut).
 
-    Defaults: `sem_text_template` and `sem_text_separator` of `properties/overall.yaml`.
+    Defaults: `sem_text_template`, `sem_text_separator` and `sem_max_field_chars` of `properties/overall.yaml`.
     """
 
     parts: tuple[str, ...] = field(default_factory=lambda: _as_parts(defaults.default("sem_text_template")))
     separator: str = field(default_factory=lambda: str(defaults.default("sem_text_separator")))
+    max_field_chars: int | None = field(default_factory=lambda: defaults.default("sem_max_field_chars"))
 
     def __post_init__(self) -> None:
         if not self.parts:
             raise ValueError("sem_text_template has no parts")
+        cap = self.max_field_chars
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ValueError(f"sem_max_field_chars must be a positive integer or ~ (no cut), got {cap!r}")
         for part in self.parts:
             for placeholder in _PLACEHOLDER.findall(part):
                 placeholder_alternatives(placeholder)
@@ -50,7 +56,8 @@ class ItemTextTemplate:
         """Build from ``sem_text_template`` (a string or list of strings) and ``sem_text_separator``."""
         parts = config_value(config, "sem_text_template", defaults.default("sem_text_template"))
         separator = config_value(config, "sem_text_separator", defaults.default("sem_text_separator"))
-        return cls(parts=_as_parts(parts), separator=str(separator))
+        cap = config[FIELD_CAP_KEY] if FIELD_CAP_KEY in config else defaults.default(FIELD_CAP_KEY)
+        return cls(parts=_as_parts(parts), separator=str(separator), max_field_chars=cap)
 
     def field_names(self) -> set[str]:
         """Every field name any placeholder may read."""
@@ -61,8 +68,16 @@ class ItemTextTemplate:
             for name in placeholder_alternatives(placeholder)
         }
 
+    def cut_fields(self, values: Mapping[str, str]) -> list[str]:
+        """The fields this template reads whose value is longer than `max_field_chars` (they are cut)."""
+        if self.max_field_chars is None:
+            return []
+        return [name for name in sorted(self.field_names()) if len(values.get(name) or "") > self.max_field_chars]
+
     def render(self, values: Mapping[str, str]) -> str:
         """The item text: filled parts joined by the separator ('' when no part can be filled)."""
+        if self.max_field_chars is not None:
+            values = {name: value[:self.max_field_chars] for name, value in values.items()}
         filled = (self._fill(part, values) for part in self.parts)
         return self.separator.join(text for text in filled if text)
 

@@ -14,13 +14,19 @@ import numpy as np
 
 from recbole_semsr import defaults
 from recbole_semsr.embeddings.encoders import EncoderSpec, build_encoder, encoder_spec
-from recbole_semsr.embeddings.errors import EmbeddingDimensionError, ItemFileError, MissingItemsError
+from recbole_semsr.embeddings.errors import (
+    EmbeddingDimensionError,
+    EncoderSettingsError,
+    ItemFileError,
+    MissingItemsError,
+    TextCoverageError,
+)
 from recbole_semsr.embeddings.item_file import ItemTable, read_item_file
 from recbole_semsr.embeddings.item_text import ItemTextTemplate, config_value, count_empty, render_item_texts
 from recbole_semsr.embeddings.store import (
     EmbeddingStore,
     StoredEmbeddings,
-    fingerprint,
+    cache_fingerprint,
     read_itememb,
     validate_vectors,
 )
@@ -65,14 +71,43 @@ def read_item_texts(config: Any) -> tuple[ItemTable, ItemTextTemplate, list[str]
     if empty:
         logger.warning(f"{empty} of {len(texts)} items of {table.path} have no field used by the text template; "
                        "they are encoded from an empty text")
+    report_cut_fields(table, template)
     return table, template, texts
+
+
+def report_cut_fields(table: ItemTable, template: ItemTextTemplate) -> int:
+    """Log how many items had a text field longer than `sem_max_field_chars` (cut to it before encoding); returns
+    the count."""
+    cut = [(token, fields) for token in table.tokens if (fields := template.cut_fields(table.values[token]))]
+    if cut:
+        examples = ", ".join(f"{token} ({'/'.join(fields)})" for token, fields in cut[:5])
+        logger.warning(f"{len(cut)} of {len(table)} items of {table.path} have a text field longer than "
+                       f"sem_max_field_chars={template.max_field_chars} characters, cut to it (e.g. {examples})")
+    return len(cut)
+
+
+def check_text_coverage(table: ItemTable, texts: list[str], token2id: dict[str, int],
+                        max_textless_share: float) -> None:
+    """Refuse (`TextCoverageError`) item texts where more than `max_textless_share` of the dataset's items have no
+    text: an item table that matches no interaction id (`1034` against `1034.0`) would leave a Sem model with one
+    vector for nearly every item."""
+    text_of = dict(zip(table.tokens, texts))
+    tokens = [token for token, index in token2id.items() if index != 0]
+    textless = sum(1 for token in tokens if not text_of.get(token))
+    if tokens and textless / len(tokens) > max_textless_share:
+        raise TextCoverageError(
+            f"{table.path}: {textless} of {len(tokens)} dataset items have no text (more than "
+            f"sem_max_textless_share={max_textless_share:g}); do the item ids of the .item file match those of the "
+            "interactions (1034 against 1034.0)? Fix the item table, or set sem_max_textless_share: 1.0 to train anyway"
+        )
 
 
 def configured_encoder(config: Any) -> EncoderSpec:
     """`sem_encoder`, `sem_model_path` and `sem_encoder_options` as a validated spec (nothing loaded)."""
     options = setting(config, "sem_encoder_options")
     if not isinstance(options, dict):
-        raise ValueError(f"sem_encoder_options must be a mapping such as {{'pooling': 'cls'}}, got {options!r}")
+        raise EncoderSettingsError(f"sem_encoder_options must be a mapping such as {{'pooling': 'cls'}}, got "
+                                   f"{options!r}")
     return encoder_spec(setting(config, "sem_encoder"), setting(config, "sem_model_path"), **options)
 
 
@@ -94,9 +129,14 @@ def encode_texts(spec: EncoderSpec, texts: list[str], batch_size: int, show_prog
 def item_embeddings_for_config(config: Any, force: bool = False, show_progress: bool = True) -> StoredEmbeddings:
     """Vectors for every item of the dataset's `.item` file: the cached file when its fingerprint matches
     (unless `force`), otherwise freshly encoded with the configured encoder and cached."""
-    table, template, texts = read_item_texts(config)
+    return embed_item_texts(config, *read_item_texts(config), force=force, show_progress=show_progress)
+
+
+def embed_item_texts(config: Any, table: ItemTable, template: ItemTextTemplate, texts: list[str],
+                     force: bool = False, show_progress: bool = True) -> StoredEmbeddings:
+    """`item_embeddings_for_config` for texts already read by `read_item_texts`."""
     spec = configured_encoder(config)
-    digest = fingerprint(spec.describe(), template.describe(), table.tokens, texts)
+    digest = cache_fingerprint(spec.describe(), template.describe(), table.tokens, texts)
     store = EmbeddingStore(setting(config, "sem_embedding_dir"))
     cached = None if force else store.load(config["dataset"], spec.name, digest)
     if cached is not None:
@@ -171,7 +211,11 @@ def load_item_embeddings(config: Any, dataset: Any) -> torch.Tensor:
         stored = read_itememb(embedding_file, item_field=item_field,
                               seq_separator=config_value(config, "seq_separator", " "))
     else:
-        stored = item_embeddings_for_config(config, show_progress=bool(config_value(config, "show_progress", True)))
+        table, template, texts = read_item_texts(config)
+        check_text_coverage(table, texts, dataset.field2token_id[item_field],
+                            float(setting(config, "sem_max_textless_share")))
+        stored = embed_item_texts(config, table, template, texts,
+                                  show_progress=bool(config_value(config, "show_progress", True)))
     expected = setting(config, "sem_embedding_size")
     table = align_to_item_ids(stored, dataset.field2token_id[item_field], dataset.item_num,
                               None if expected is None else int(expected))

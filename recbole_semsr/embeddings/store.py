@@ -25,6 +25,7 @@ from recbole_semsr.embeddings.errors import (
     ItemFileError,
     NonFiniteEmbeddingError,
 )
+from recbole_semsr.embeddings.item_file import bom_tolerant
 
 logger = logging.getLogger(__name__)
 STORE_FORMAT = 1
@@ -42,7 +43,7 @@ class StoredEmbeddings:
     reused: bool = False
 
 
-def fingerprint(encoder: dict[str, Any], template: dict[str, Any], item_ids: Sequence[str], texts: Sequence[str]) -> str:
+def cache_fingerprint(encoder: dict[str, Any], template: dict[str, Any], item_ids: Sequence[str], texts: Sequence[str]) -> str:
     """SHA-256 over the encoder and template descriptions and every (item id, text) pair."""
     digest = hashlib.sha256()
     header = {"format": STORE_FORMAT, "encoder": encoder, "template": template}
@@ -129,7 +130,7 @@ def read_itememb(
     item_ids: list[str] = []
     rows: list[list[float]] = []
     first_line: dict[str, int] = {}
-    with path.open(encoding=encoding) as handle:
+    with path.open(encoding=bom_tolerant(encoding)) as handle:
         header = handle.readline().rstrip("\r\n").split("\t")
         if len(header) != 2 or header[0] != f"{item_field}:token" or not header[1].endswith(":float_seq"):
             raise ItemFileError(

@@ -17,7 +17,8 @@ from typing import Any, Sequence
 
 from dataset_converters.common import ConversionError, write_json
 from dataset_converters.prepare import conversion_summary, ensure_dataset
-from recbole_semsr.config import SemSRConfig
+from recbole_semsr.config import DatasetNameError, check_dataset_name, dataset_settings
+from recbole_semsr.defaults import ConfigFileError
 from recbole_semsr.embeddings.encoders import build_encoder
 from recbole_semsr.embeddings.errors import EmbeddingError
 from recbole_semsr.embeddings.loader import configured_encoder, item_embeddings_for_config, read_item_texts
@@ -32,6 +33,7 @@ from recbole_semsr.llm_rec.prompts import (
     load_template,
 )
 from recbole_semsr.llm_rec.retrieval import build_index
+from recbole_semsr.preflight import ConfigValueError
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -104,13 +106,13 @@ def dataset_files(args: argparse.Namespace) -> tuple[Path, Path]:
     return folder / f"{args.dataset}.train.inter", folder / f"{args.dataset}.{args.split}.inter"
 
 
-def item_settings(args: argparse.Namespace) -> SemSRConfig:
-    """The Sem models' settings for this dataset (the same YAML layers, so the same item text template and
-    embedding store), with the encoder flags given here."""
+def item_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The Sem models' settings for this dataset (`dataset_settings`: the same YAML layers, so the same item text
+    template and embedding store), with the encoder flags given here."""
     flags = {"sem_encoder": args.encoder, "sem_model_path": args.encoder_path, "sem_embedding_dir": args.embedding_dir}
     overrides = {key: value for key, value in flags.items() if value is not None}
-    return SemSRConfig("NISER", args.dataset, config_dict={"data_path": args.data_path, "show_progress": False,
-                                                           **overrides})
+    return dataset_settings(args.dataset, config_dict={"data_path": args.data_path, "show_progress": False,
+                                                       **overrides})
 
 
 def prompt_template(args: argparse.Namespace) -> tuple[PromptTemplate, int]:
@@ -149,13 +151,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     try:
         return evaluate(args)
-    except (BackendError, AtomicFileError, TemplateError, EmbeddingError, ConversionError, FileNotFoundError) as error:
+    except (BackendError, AtomicFileError, TemplateError, EmbeddingError, ConversionError, FileNotFoundError,
+            DatasetNameError, ConfigFileError, ConfigValueError) as error:
         raise SystemExit(f"error: {error}") from error
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """The evaluation behind `main`: the backend is built and checked first, before any data or encoder work."""
     topk = parse_topk(args.topk)
+    check_dataset_name(args.dataset)
     template, n_examples = prompt_template(args)
     backend = make_backend(args.backend, **backend_options(args))
     backend.check()

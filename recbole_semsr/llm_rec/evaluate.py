@@ -14,7 +14,8 @@ from tqdm import tqdm
 
 from recbole_semsr.llm_rec.data import SessionSample
 from recbole_semsr.llm_rec.prompts import FewShotExample, GenerateFn, PromptTemplate, run_steps
-from recbole_semsr.llm_rec.retrieval import Hits, ItemIndex, TextEncoder, encode_quietly
+from recbole_semsr.embeddings.encoders import TextEncoder
+from recbole_semsr.llm_rec.retrieval import Hits, ItemIndex, encode_quietly
 
 DEFAULT_TOPK = (20, 100)
 

@@ -21,17 +21,11 @@ from typing import Iterable, Protocol, Sequence
 import numpy as np
 import torch
 
+from recbole_semsr.embeddings.encoders import TextEncoder
+
 logger = logging.getLogger(__name__)
 HNSW_CONFIGURATION = {"space": "cosine", "ef_construction": 200, "ef_search": 400}
 Hits = list[tuple[str, float]]
-
-
-class TextEncoder(Protocol):
-    """What `recbole_semsr.embeddings.get_encoder` returns: L2-normalised float32 rows."""
-
-    dim: int
-
-    def encode(self, texts: list[str], batch_size: int = ...) -> np.ndarray: ...
 
 
 class ItemIndex(Protocol):
@@ -117,7 +111,7 @@ def collection_name(name: str) -> str:
     return (cleaned + "-idx")[:512] if len(cleaned) < 3 else cleaned[:512]
 
 
-def fingerprint(item_ids: Sequence[str], vectors: np.ndarray) -> str:
+def index_fingerprint(item_ids: Sequence[str], vectors: np.ndarray) -> str:
     """Hash of the item ids and their vectors: any change of either rebuilds the Chroma collection."""
     digest = hashlib.sha256(json.dumps(list(item_ids), ensure_ascii=False).encode("utf-8"))
     digest.update(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
@@ -137,4 +131,5 @@ def build_index(kind: str, item_ids: Sequence[str], vectors: np.ndarray, cache_d
         raise ValueError(f"unknown index {kind!r}: use 'chroma' or 'exact'")
     if kind == "exact":
         return ExactIndex(item_ids, vectors)
-    return ChromaIndex.open_or_build(cache_dir / "chroma", name, item_ids, vectors, fingerprint(item_ids, vectors))
+    return ChromaIndex.open_or_build(cache_dir / "chroma", name, item_ids, vectors,
+                                     index_fingerprint(item_ids, vectors))

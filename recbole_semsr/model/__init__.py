@@ -7,6 +7,8 @@ from functools import cache
 
 from recbole.utils import get_model as get_recbole_model
 
+from recbole_semsr.config import PACKAGE_MODELS
+
 from recbole_semsr.model.msgat import MSGAT
 from recbole_semsr.model.niser import NISER
 from recbole_semsr.model.pop import POP
@@ -20,6 +22,7 @@ NON_NEURAL_MODELS: tuple[type, ...] = (POP, SR, VSKNN, STAN, VSTAN)
 """Session baselines fitted once on the training sessions, without gradient steps."""
 
 MODELS: dict[str, type] = {cls.__name__: cls for cls in (NISER, MSGAT, *SEM_MODELS, *NON_NEURAL_MODELS)}
+PACKAGE_MODELS.update(MODELS)
 
 
 RECBOLE_MODEL_PACKAGES = ("sequential_recommender", "general_recommender", "context_aware_recommender",

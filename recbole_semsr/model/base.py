@@ -51,6 +51,36 @@ class SessionModel(SequentialRecommender):
         return self.loss_fct(self.full_sort_predict(interaction), interaction[self.POS_ITEM_ID])
 
 
+class RecBoleSessionView:
+    """`SessionModel`'s scoring interface over a RecBole sequential model whose `forward(item_seq, item_seq_len)`
+    returns the session vector and whose `item_embedding` is the item table: plain dot products (scale 1).
+
+    A view, not a module: the wrapped model stays where its owner registered it, so parameter names (and the
+    checkpoints that hold them) do not change.
+    """
+
+    logit_scale: float = 1.0
+    cosine_scores: bool = False
+
+    def __init__(self, model: SequentialRecommender) -> None:
+        self.model = model
+
+    def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+        return self.model.forward(item_seq, item_seq_len)
+
+    def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
+        weight = self.model.item_embedding.weight
+        return weight if item_ids is None else weight[item_ids]
+
+    def session_vector(self, interaction) -> torch.Tensor:
+        return self.forward(interaction[self.model.ITEM_SEQ], interaction[self.model.ITEM_SEQ_LEN])
+
+
+def as_session_model(model: SequentialRecommender) -> SessionModel | RecBoleSessionView:
+    """`model` itself when it is a `SessionModel`, else its `RecBoleSessionView`: one interface for any base."""
+    return model if isinstance(model, SessionModel) else RecBoleSessionView(model)
+
+
 def remember_training_batch(model: nn.Module) -> None:
     """`remember_training_batch()` of every session model inside `model` (a Sem wrapper holds its base model)."""
     for module in model.modules():

@@ -2,7 +2,8 @@
 
 `fused(Base)` builds SemSR-F for a base model, `semantic_init(Base)` builds SemSR-I. A base model is any RecBole
 `SequentialRecommender` whose `forward(item_seq, item_seq_len)` returns the session vector `s_m` and whose
-`item_embedding` is the item table `I_m` (this package's `SessionModel`s refine that with `item_table()`).
+`item_embedding` is the item table `I_m` (this package's `SessionModel`s refine that with `item_table()`); the
+wrapper reads every base through one interface (`base.as_session_model`).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from torch import nn
 
 from recbole_semsr.data.session_graph import position_mask, trim_padding
 from recbole_semsr.embeddings import load_item_embeddings
-from recbole_semsr.model.base import SessionModel
+from recbole_semsr.model.base import RecBoleSessionView, SessionModel, as_session_model
 from recbole_semsr.model.layers import SoftAttentionReadout, gather_last, unit_rows
 
 
@@ -91,14 +92,6 @@ class SemanticFusion(nn.Module):
                 + F.linear(llm_items, self.item_projection_l.weight.to(self.item_dtype))).float()
 
 
-def base_item_table(model: SequentialRecommender, item_ids: torch.Tensor | None = None) -> torch.Tensor:
-    """I_m of any base model: `item_table()` for this package's models, the item embedding rows otherwise."""
-    if isinstance(model, SessionModel):
-        return model.item_table(item_ids)
-    weight = model.item_embedding.weight
-    return weight if item_ids is None else weight[item_ids]
-
-
 class SemanticFusionModel(SessionModel):
     """SemSR-F around `base_model` (set by `fused`): logits = scale * <s, I_k> (Eq. 1), trained end to end.
 
@@ -119,9 +112,15 @@ class SemanticFusionModel(SessionModel):
             llm_table = reduce_llm_dimension(llm_table, int(config["sem_llm_dim"]), self.logger)
         self.fusion = SemanticFusion(llm_table, base_dim, config["sem_fused_size"] or base_dim,
                                      bool(config["sem_attend_last"]), config["sem_item_precision"] or "fp32")
-        self.normalize = bool(_unless_none(config["sem_normalize"], getattr(self.base, "cosine_scores", False)))
-        self.logit_scale = float(_unless_none(config["sem_logit_scale"], getattr(self.base, "logit_scale", 1.0)))
+        self.normalize = bool(_unless_none(config["sem_normalize"], self.base_view.cosine_scores))
+        self.logit_scale = float(_unless_none(config["sem_logit_scale"], self.base_view.logit_scale))
         self._cached_items: torch.Tensor | None = None
+
+    @property
+    def base_view(self) -> SessionModel | RecBoleSessionView:
+        """The base model through `SessionModel`'s interface (`forward`, `item_table`, `session_vector`,
+        `logit_scale`, `cosine_scores`), whether it is this package's model or RecBole's."""
+        return as_session_model(self.base)
 
     def train(self, mode: bool = True) -> "SemanticFusionModel":
         self._cached_items = None
@@ -132,12 +131,11 @@ class SemanticFusionModel(SessionModel):
 
     def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         """s = W4 [s_m; s_l], optionally L2-normalised."""
-        return self.fuse_session(self.base.forward(item_seq, item_seq_len), item_seq, item_seq_len)
+        return self.fuse_session(self.base_view.forward(item_seq, item_seq_len), item_seq, item_seq_len)
 
     def session_vector(self, interaction) -> torch.Tensor:
         """As `forward`, with s_m from the base model's own `session_vector` (MSGAT reads the session ids there)."""
-        base_session = (self.base.session_vector(interaction) if isinstance(self.base, SessionModel)
-                        else self.base.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]))
+        base_session = self.base_view.session_vector(interaction)
         return self.fuse_session(base_session, interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
 
     def fuse_session(self, base_session: torch.Tensor, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
@@ -146,11 +144,11 @@ class SemanticFusionModel(SessionModel):
     def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
         """I = W5 [I_m; I_l], optionally L2-normalised; cached for all items while not training."""
         if item_ids is not None:
-            return self._maybe_normalize(self.fusion.items(base_item_table(self.base, item_ids), item_ids))
+            return self._maybe_normalize(self.fusion.items(self.base_view.item_table(item_ids), item_ids))
         if self.training or torch.is_grad_enabled():
-            return self._maybe_normalize(self.fusion.items(base_item_table(self.base)))
+            return self._maybe_normalize(self.fusion.items(self.base_view.item_table()))
         if self._cached_items is None:
-            self._cached_items = self._maybe_normalize(self.fusion.items(base_item_table(self.base)))
+            self._cached_items = self._maybe_normalize(self.fusion.items(self.base_view.item_table()))
         return self._cached_items
 
 

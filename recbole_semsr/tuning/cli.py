@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from recbole_semsr.config import checked_config
 from recbole_semsr.ray_cluster import add_ray_arguments, resources_from_args
 from recbole_semsr.tuning.params import ParamSpec, parse_params_file
 from recbole_semsr.tuning.ray_search import (
@@ -45,10 +46,21 @@ def tune_from_args(
     single search, else ``{"<model>-<dataset>": report}``."""
     specs = parse_params_file(args.params_file)
     pairs = [(model, dataset) for dataset in names(args.dataset) for model in names(args.model)]
+    for model, dataset in pairs:
+        check_searched_settings(specs, args.params_file, model, dataset, config_file_list, config_dict)
     reports = {f"{model}-{dataset}": tune_one(specs, args, model, dataset, report_path(args, model, dataset, pairs),
                                                config_file_list, config_dict)
                for model, dataset in pairs}
     return next(iter(reports.values())) if len(reports) == 1 else reports
+
+
+def check_searched_settings(specs: list[ParamSpec], params_file: str, model: str, dataset: str,
+                            config_file_list: list[str] | None, config_dict: dict[str, Any] | None) -> None:
+    """Before any trial: the searched names and the other settings pass the runner's checks (a misspelt
+    `learnig_rate choice [...]` is refused naming the params file, not found in every trial)."""
+    searched = {spec.name: int(spec.values[0]) if spec.yields_integers else spec.values[0] for spec in specs}
+    checked_config(model, dataset, config_file_list, {**(config_dict or {}), **searched},
+                   sources={name: f"params file {params_file}" for name in searched})
 
 
 def report_path(args: argparse.Namespace, model: str, dataset: str, pairs: list[tuple[str, str]]) -> str:

@@ -156,13 +156,13 @@ def tune_hyperparameters(
         "tested_model": None,
     }
     if options.output:
-        write_report(report, options.output)
+        write_tuning_report(report, options.output)
     final_params = final_run_params(best)
     final = objective(final_params, True)
     report.update(test_result=final.get("test_result"), final_result=final,
                   tested_model=final_params.get("model_file", "trained again"))
     if options.output:
-        write_report(report, options.output)
+        write_tuning_report(report, options.output)
     return report
 
 
@@ -289,6 +289,6 @@ def _format_metric(value: Any) -> str:
     return f"{value:.4f}" if _is_number(value) else "-"
 
 
-def write_report(report: dict[str, Any], path: str | Path) -> None:
+def write_tuning_report(report: dict[str, Any], path: str | Path) -> None:
     """Write the tuning report as JSON (creating parent folders, atomically)."""
     write_json(path, report, default=str)
