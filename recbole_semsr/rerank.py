@@ -84,8 +84,9 @@ def evaluate_reranked(model, reranker, eval_data, ks: list[int], device: torch.d
 def rank_metrics(ranks: np.ndarray, k: int) -> dict[str, float]:
     """Recall (= Hit: one target per sample), MRR and NDCG at `k` from 1-based ranks inside the top-k (0 = absent)."""
     hits = ranks > 0
-    reciprocal = np.where(hits, 1.0 / np.maximum(ranks, 1), 0.0)
-    gain = np.where(hits, 1.0 / np.log2(ranks + 1.0), 0.0)
+    safe = np.maximum(ranks, 1)
+    reciprocal = np.where(hits, 1.0 / safe, 0.0)
+    gain = np.where(hits, 1.0 / np.log2(safe + 1.0), 0.0)
     recall = round(float(hits.mean()), 6)
     return {f"recall@{k}": recall, f"mrr@{k}": round(float(reciprocal.mean()), 6),
             f"ndcg@{k}": round(float(gain.mean()), 6), f"hit@{k}": recall}

@@ -115,6 +115,7 @@ def test_too_few_sessions_for_the_split_are_refused(tmp_path: Path):
 
 def test_an_interrupted_conversion_says_so_in_one_line_and_leaves_nothing(tmp_path: Path, capsys):
     output = tmp_path / "out"
+    before = signal.getsignal(signal.SIGTERM)
 
     def interrupted() -> dict:
         with atomic_output_dir(output, overwrite=False) as staging:
@@ -125,13 +126,14 @@ def test_an_interrupted_conversion_says_so_in_one_line_and_leaves_nothing(tmp_pa
     assert run_cli_conversion(interrupted, output) == 130
     assert capsys.readouterr().err.strip() == f"interrupted: nothing was written to {output}"
     assert list(tmp_path.iterdir()) == []
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_sigterm_outside_a_conversion_keeps_its_default_handler():
+def test_sigterm_outside_a_conversion_keeps_its_own_handler():
+    before = signal.getsignal(signal.SIGTERM)
     with terminate_as_interrupt():
-        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_the_stats_record_the_time_format(tmp_path: Path):
