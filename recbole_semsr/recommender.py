@@ -29,6 +29,13 @@ from recbole_semsr.embeddings.item_text import config_value
 from recbole_semsr.embeddings.loader import item_file_path, read_item_table
 from recbole_semsr.model import get_model
 from recbole_semsr.model.nonneural import item_event_counts, popularity_tie_rank
+from recbole_semsr.new_items import (
+    NewItemsUnsupportedError,
+    encode_new_items,
+    extend_with_new_items,
+    read_new_items,
+    refuse_new_items,
+)
 from recbole_semsr.provenance import (
     PROVENANCE_KEY,
     check_checkpoint_data,
@@ -43,16 +50,14 @@ RUN_ONLY_KEYS = frozenset({"data_path", "device", "checkpoint_dir", "model_file"
 """Saved settings that describe the training run, not the model: never carried into the rebuilt config."""
 
 
+__all__ = ["NewItemsUnsupportedError", "Recommendation", "RecommendError", "Recommender"]
+
 MISSING = object()
 
 
 class RecommendError(ValueError):
     """A request the recommender cannot serve (bad k, missing data files, new items for a model that cannot score
     them): one line saying why."""
-
-
-class NewItemsUnsupportedError(RecommendError):
-    """The model cannot score items without interactions."""
 
 
 @dataclass
@@ -109,7 +114,8 @@ class Recommender:
         sessions = training_sessions(base.train_dataset)
         self.popularity = item_event_counts(sessions)
         self.popular_order = np.argsort(-popularity_tie_rank(sessions)[1:], kind="stable") + 1
-        self.titles = read_titles(self.config)
+        self.title_field = config_value(self.config, "recommend_title_field")
+        self.titles = read_titles(self.config, self.title_field)
 
     @classmethod
     def load(cls, checkpoint: str | Path, rerank_with: str | Path | None = None, data_path: str | Path | None = None,
@@ -224,6 +230,24 @@ class Recommender:
         return Recommendation(items=items, scores=[float(score) for score in scores], titles=titles,
                               unknown=unknown, fallback=fallback)
 
+    def add_items(self, item_file: str | Path) -> dict[str, Any]:
+        """Add the items of an item table (the sessions converter's `.item` format) that the model does not know:
+        encoded with the checkpoint's encoder and template, they can be recommended and read in sessions from now
+        on. SemSR-F models only (`NewItemsUnsupportedError` otherwise, before anything is read). Returns the counts
+        added, already known and without text (both left out)."""
+        models = [self.base] + ([self.reranker] if self.reranker is not None else [])
+        for rebuilt in models:
+            refuse_new_items(rebuilt.model, rebuilt.config, item_file)
+        found = read_new_items(self.config, item_file, self.token_to_id, self.title_field)
+        if found.tokens:
+            for rebuilt in models:
+                extend_with_new_items(rebuilt.model, encode_new_items(rebuilt.config, found.texts).to(self.device))
+            self.token_to_id.update({token: len(self.tokens) + row for row, token in enumerate(found.tokens)})
+            self.tokens += found.tokens
+            if self.titles is not None:
+                self.titles.update(found.titles)
+        return found.report()
+
     def describe(self) -> dict[str, Any]:
         """Model, dataset and catalogue size (for logs and the service's health answer)."""
         return {"model": self.model_name, "dataset": self.config["dataset"], "n_items": self.n_items,
@@ -239,10 +263,9 @@ def padded(sessions: list[list[int]]) -> torch.Tensor:
     return table
 
 
-def read_titles(config: Any) -> dict[str, str] | None:
-    """Item id -> title from the dataset's `.item` file (`recommend_title_field`); None without one."""
+def read_titles(config: Any, title_field: str | None) -> dict[str, str | None] | None:
+    """Item id -> title from the dataset's `.item` file; None without the file or the column."""
     path = item_file_path(config)
-    title_field = config_value(config, "recommend_title_field")
     if not title_field or not path.is_file():
         return None
     table = read_item_table(config, path)
