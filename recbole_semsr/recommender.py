@@ -190,7 +190,8 @@ class Recommender:
         return Interaction({model.ITEM_SEQ: item_seq, model.ITEM_SEQ_LEN: lengths}).to(self.device)
 
     @torch.no_grad()
-    def scores(self, sessions: list[list[int]], exclude_session_items: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def scores(self, sessions: list[list[int]],
+               exclude_session_items: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """[B, n_items + 1] scores of the base model (padding and, optionally, the sessions' items at -inf) and of
         the re-ranker (None without one)."""
         interaction = self.interaction(sessions)

@@ -7,25 +7,10 @@ import pytest
 
 from recbole_semsr.provenance import CheckpointMismatchError
 from recbole_semsr.quick_start import run
+from conftest import recommend_train_config
 from recbole_semsr.recommender import Recommender, RecommendError
 
 K = 20
-
-
-def train_config(data_path: Path, folder: Path) -> dict:
-    return {"data_path": str(data_path), "checkpoint_dir": str(folder / "saved"), "epochs": 1, "show_progress": False,
-            "embedding_size": 20, "hidden_size": 20, "sem_embedding_dir": str(data_path / "sem_embeddings")}
-
-
-@pytest.fixture(scope="module")
-def checkpoints(ml100k_slice, tmp_path_factory) -> dict[str, str]:
-    """NISER, SemNISER_F (one epoch each) and VSTAN (fitted) on `ml100k_slice`."""
-    folder = tmp_path_factory.mktemp("recommend")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        return {model: run(model, "ml-100k", config_dict=train_config(ml100k_slice, folder),
-                           evaluate_test=False)["checkpoint"]
-                for model in ("NISER", "SemNISER_F", "VSTAN")}
 
 
 def held_out_samples(data_path: Path) -> list[tuple[list[str], str]]:
@@ -46,38 +31,41 @@ def api_metrics(recommender: Recommender, samples, exclude: bool) -> dict[str, f
 
 def evaluator_metrics(ml100k_slice, tmp_path, checkpoint: str, model: str, exclude: bool,
                       rerank_with: str | None = None) -> dict[str, float]:
-    config = {**train_config(ml100k_slice, tmp_path), "model_file": checkpoint, "exclude_session_items": exclude,
-              "rerank_with": rerank_with}
+    config = {**recommend_train_config(ml100k_slice, tmp_path), "model_file": checkpoint,
+              "exclude_session_items": exclude, "rerank_with": rerank_with}
     result = run(model, "ml-100k", config_dict=config)["test_result"]
     return {key: result[key] for key in (f"recall@{K}", f"mrr@{K}")}
 
 
 @pytest.mark.parametrize("model", ["NISER", "SemNISER_F", "VSTAN"])
 @pytest.mark.parametrize("exclude", [False, True])
-def test_api_top_k_equals_the_evaluators_ranking(model, exclude, checkpoints, ml100k_slice, tmp_path, monkeypatch):
+def test_api_top_k_equals_the_evaluators_ranking(model, exclude, recommend_checkpoints, ml100k_slice, tmp_path,
+                                                 monkeypatch):
     monkeypatch.chdir(tmp_path)
-    recommender = Recommender.load(checkpoints[model])
+    recommender = Recommender.load(recommend_checkpoints[model])
     samples = held_out_samples(ml100k_slice)
     assert len(samples) > 40
-    expected = evaluator_metrics(ml100k_slice, tmp_path, checkpoints[model], model, exclude)
+    expected = evaluator_metrics(ml100k_slice, tmp_path, recommend_checkpoints[model], model, exclude)
     assert expected[f"recall@{K}"] > 0
     assert api_metrics(recommender, samples, exclude) == pytest.approx(expected, abs=1e-6)
 
 
-def test_plus_pair_top_k_equals_the_evaluators_reranked_lists(checkpoints, ml100k_slice, tmp_path, monkeypatch):
+def test_plus_pair_top_k_equals_the_evaluators_reranked_lists(recommend_checkpoints, ml100k_slice, tmp_path,
+                                                              monkeypatch):
     monkeypatch.chdir(tmp_path)
-    recommender = Recommender.load(checkpoints["NISER"], rerank_with=checkpoints["VSTAN"])
+    recommender = Recommender.load(recommend_checkpoints["NISER"], rerank_with=recommend_checkpoints["VSTAN"])
     assert recommender.model_name == "NISER+VSTAN"
     samples = held_out_samples(ml100k_slice)
-    expected = evaluator_metrics(ml100k_slice, tmp_path, checkpoints["NISER"], "NISER", True, checkpoints["VSTAN"])
-    plain = api_metrics(Recommender.load(checkpoints["NISER"]), samples, True)
+    expected = evaluator_metrics(ml100k_slice, tmp_path, recommend_checkpoints["NISER"], "NISER", True,
+                                 recommend_checkpoints["VSTAN"])
+    plain = api_metrics(Recommender.load(recommend_checkpoints["NISER"]), samples, True)
     reranked = api_metrics(recommender, samples, True)
     assert reranked == pytest.approx(expected, abs=1e-6)
     assert reranked[f"recall@{K}"] == plain[f"recall@{K}"] and reranked[f"mrr@{K}"] != plain[f"mrr@{K}"]
 
 
-def test_unknown_ids_are_skipped_and_counted(checkpoints):
-    recommender = Recommender.load(checkpoints["NISER"])
+def test_unknown_ids_are_skipped_and_counted(recommend_checkpoints):
+    recommender = Recommender.load(recommend_checkpoints["NISER"])
     with_unknown = recommender.recommend(["nope", "242", "171", "also-unknown"], k=5)
     known_only = recommender.recommend(["242", "171"], k=5)
     assert with_unknown.unknown == ["nope", "also-unknown"] and known_only.unknown == []
@@ -86,7 +74,7 @@ def test_unknown_ids_are_skipped_and_counted(checkpoints):
     assert with_unknown.titles[0] and len(with_unknown.titles) == 5
 
 
-def test_session_of_unknown_ids_gets_the_most_popular_training_items(checkpoints, ml100k_slice):
+def test_session_of_unknown_ids_gets_the_most_popular_training_items(recommend_checkpoints, ml100k_slice):
     train = (ml100k_slice / "ml-100k" / "ml-100k.train.inter").read_text().splitlines()[1:]
     longest: dict[str, list[str]] = {}
     for line in train:
@@ -100,14 +88,14 @@ def test_session_of_unknown_ids_gets_the_most_popular_training_items(checkpoints
             counts[item] = counts.get(item, 0) + 1
     most = max(counts.values())
     for model in ("NISER", "VSTAN"):
-        found = Recommender.load(checkpoints[model]).recommend(["nope"], k=3)
+        found = Recommender.load(recommend_checkpoints[model]).recommend(["nope"], k=3)
         assert found.fallback == "popularity" and found.unknown == ["nope"]
         assert counts[found.items[0]] == most and found.scores[0] == most
         assert found.scores == sorted(found.scores, reverse=True)
 
 
-def test_k_outside_one_to_the_number_of_items_is_refused(checkpoints):
-    recommender = Recommender.load(checkpoints["VSTAN"])
+def test_k_outside_one_to_the_number_of_items_is_refused(recommend_checkpoints):
+    recommender = Recommender.load(recommend_checkpoints["VSTAN"])
     for k in (0, -1, recommender.n_items + 1, 2.5):
         with pytest.raises(RecommendError, match=f"from 1 to the number of items \\({recommender.n_items}\\)"):
             recommender.recommend(["242"], k=k)
@@ -115,24 +103,24 @@ def test_k_outside_one_to_the_number_of_items_is_refused(checkpoints):
         == recommender.n_items
 
 
-def test_checkpoint_whose_data_files_are_missing_is_refused_naming_them(checkpoints, ml100k_slice, tmp_path):
+def test_checkpoint_whose_data_files_are_missing_is_refused_naming_them(recommend_checkpoints, ml100k_slice, tmp_path):
     moved = tmp_path / "moved"
     shutil.copytree(ml100k_slice / "ml-100k", moved / "ml-100k")
     (moved / "ml-100k" / "ml-100k.valid.inter").unlink()
     with pytest.raises(RecommendError, match=r"data files not found in .*moved/ml-100k: ml-100k.valid.inter") \
             as refused:
-        Recommender.load(checkpoints["NISER"], data_path=moved)
+        Recommender.load(recommend_checkpoints["NISER"], data_path=moved)
     assert "\n" not in str(refused.value)
 
 
-def test_checkpoint_on_other_data_is_refused(checkpoints, ml100k_slice, tmp_path):
+def test_checkpoint_on_other_data_is_refused(recommend_checkpoints, ml100k_slice, tmp_path):
     moved = tmp_path / "moved"
     shutil.copytree(ml100k_slice / "ml-100k", moved / "ml-100k")
     test_file = moved / "ml-100k" / "ml-100k.test.inter"
     header, *rows = test_file.read_text().splitlines(keepends=True)
     test_file.write_text(header + "".join(reversed(rows)))
     with pytest.raises(CheckpointMismatchError, match="ml-100k.test.inter sha256"):
-        Recommender.load(checkpoints["NISER"], data_path=moved)
+        Recommender.load(recommend_checkpoints["NISER"], data_path=moved)
 
 
 NEW_ITEMS = ("item_id:token\ttitle:token_seq\trelease_year:token\tgenres:token_seq\n"
@@ -148,12 +136,12 @@ def new_items_file(tmp_path) -> Path:
     return path
 
 
-def test_sem_model_ranks_a_new_item_through_the_llm_side_alone(checkpoints, new_items_file):
+def test_sem_model_ranks_a_new_item_through_the_llm_side_alone(recommend_checkpoints, new_items_file):
     import torch
 
     from recbole_semsr.model.layers import unit_rows
 
-    recommender = Recommender.load(checkpoints["SemNISER_F"])
+    recommender = Recommender.load(recommend_checkpoints["SemNISER_F"])
     before = recommender.n_items
     assert recommender.add_items(new_items_file) == {"added": 1, "already_known": 1, "without_text": 1,
                                                      "examples_without_text": ["new-blank"]}
@@ -171,8 +159,8 @@ def test_sem_model_ranks_a_new_item_through_the_llm_side_alone(checkpoints, new_
     assert found.scores[found.items.index("50")] != pytest.approx(by_hand, abs=1e-2)
 
 
-def test_session_of_new_items_is_scored_from_their_text(checkpoints, new_items_file):
-    recommender = Recommender.load(checkpoints["SemNISER_F"])
+def test_session_of_new_items_is_scored_from_their_text(recommend_checkpoints, new_items_file):
+    recommender = Recommender.load(recommend_checkpoints["SemNISER_F"])
     recommender.add_items(new_items_file)
     found = recommender.recommend(["new-star", "never-seen"], k=5)
     assert found.fallback == "text" and found.unknown == ["never-seen"] and "new-star" not in found.items
@@ -181,14 +169,14 @@ def test_session_of_new_items_is_scored_from_their_text(checkpoints, new_items_f
 
 @pytest.mark.parametrize("model, reason", [("NISER", "ID embeddings learned from interactions"),
                                            ("VSTAN", "the training sessions it occurs in")])
-def test_id_models_and_knn_baselines_refuse_new_items(model, reason, checkpoints, new_items_file):
-    recommender = Recommender.load(checkpoints[model])
+def test_id_models_and_knn_baselines_refuse_new_items(model, reason, recommend_checkpoints, new_items_file):
+    recommender = Recommender.load(recommend_checkpoints[model])
     with pytest.raises(ValueError, match=f"{model} cannot score items without interactions .*{reason}"):
         recommender.add_items(new_items_file)
     assert "new-star" not in recommender.token_to_id
 
 
-def test_plus_pair_refuses_new_items_when_its_reranker_cannot_score_them(checkpoints, new_items_file):
-    recommender = Recommender.load(checkpoints["SemNISER_F"], rerank_with=checkpoints["VSTAN"])
+def test_plus_pair_refuses_new_items_when_its_reranker_cannot_score_them(recommend_checkpoints, new_items_file):
+    recommender = Recommender.load(recommend_checkpoints["SemNISER_F"], rerank_with=recommend_checkpoints["VSTAN"])
     with pytest.raises(ValueError, match="VSTAN cannot score items without interactions"):
         recommender.add_items(new_items_file)
