@@ -253,7 +253,7 @@ class Recommender:
         """Model, dataset and catalogue size (for logs and the service's health answer)."""
         return {"model": self.model_name, "dataset": self.config["dataset"], "n_items": self.n_items,
                 "new_items": len(self.tokens) - self.n_trained_items,
-                "checkpoint": str(self.base.checkpoint)}
+                "checkpoint": str(self.base.checkpoint), "data_folder": str(self.config["data_path"])}
 
 
 def padded(sessions: list[list[int]]) -> torch.Tensor:
