@@ -180,3 +180,22 @@ def test_plus_pair_refuses_new_items_when_its_reranker_cannot_score_them(recomme
     recommender = Recommender.load(recommend_checkpoints["SemNISER_F"], rerank_with=recommend_checkpoints["VSTAN"])
     with pytest.raises(ValueError, match="VSTAN cannot score items without interactions"):
         recommender.add_items(new_items_file)
+
+
+@pytest.mark.parametrize("model, settings, reason", [
+    ("SemNISER_I", {}, "it is SemSR-I: its item rows started from the LLM vectors and then trained"),
+    ("SemNISER_F", {"sem_llm_dim": 4}, "SemNISER_F was trained with sem_llm_dim"),
+    ("SemNISER_F", {"sem_embedding_file": "vectors.itememb"}, "SemNISER_F read its item vectors from "
+                                                               "sem_embedding_file"),
+])
+def test_sem_models_without_a_text_side_refuse_new_items(model, settings, reason, build_model, monkeypatch):
+    import torch
+
+    from recbole_semsr.model import MODELS, semsr
+    from recbole_semsr.new_items import NewItemsUnsupportedError, refuse_new_items
+
+    monkeypatch.setattr(semsr, "load_item_embeddings", lambda config, dataset: torch.randn(10, 8))
+    config = {"sem_embedding_file": None, "sem_llm_dim": None, **settings}
+    built = build_model(MODELS[model], n_items=10, embedding_size=8, **config)
+    with pytest.raises(NewItemsUnsupportedError, match=reason):
+        refuse_new_items(built, config, "new.item")
