@@ -167,9 +167,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         check_output(args.output, args.overwrite)
         sessions = read_sessions(args.sessions)
         recommender = Recommender.load(args.checkpoint, args.rerank_with, args.data_path, args.device)
-        recommender.check_k(args.k)
         if args.new_items is not None:
             print(f"new items from {args.new_items}: {recommender.add_items(args.new_items)}")
+        recommender.check_k(args.k)
         counts = recommend_file(recommender, sessions, args.output, args.k, not args.include_session_items,
                                 args.batch_size)
     except INPUT_ERRORS as error:
