@@ -12,12 +12,14 @@ sessions of the checkpoint's dataset (seeded sample, raw ids, the API's default 
 
 Baseline in the same process: "top-k only", `torch.topk` over a random [B, n_items] score matrix with the same k
 and the session items masked: the full ranking that every model pays on top of computing its scores.
-Prints a Markdown table with the machine and the command (`--output FILE` also writes it there).
+Prints a Markdown table with the machine, the command and the machine's 1-minute load average after each row
+(above the number of CPUs, other work shared the cores) (`--output FILE` also writes it there).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import shlex
@@ -114,24 +116,34 @@ def measure(args: argparse.Namespace, checkpoint: str) -> list[dict]:
         torch.set_num_threads(threads)
         for name, (one, many) in candidates.items():
             latencies = time_single(one, single, args.warmup)
+            per_second = time_batches(many, batches)
             rows.append({"model": name, "dataset": recommender.config["dataset"], "n_items": recommender.n_items,
                          "threads": threads, "p50_ms": median(latencies), "p99_ms": percentile(latencies, 99),
-                         "sessions_per_s": time_batches(many, batches), "load_s": load_seconds})
+                         "sessions_per_s": per_second, "load_s": load_seconds, "load_average": os.getloadavg()[0]})
     return rows
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (Linux), else the platform's machine name."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.machine()
 
 
 def markdown(rows: list[dict], args: argparse.Namespace, argv: list[str]) -> str:
     lines = [
         f"| model | dataset | items | threads | p50 ms (1 session) | p99 ms (1 session) | sessions/s (batches of "
-        f"{args.batch}) | load s |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"{args.batch}) | model load s | machine load average |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         lines.append(f"| {row['model']} | {row['dataset']} | {row['n_items']:,} | {row['threads']} | "
                      f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['sessions_per_s']:,.0f} | "
-                     f"{row['load_s']:.1f} |")
-    machine = (f"{platform.machine()} {platform.processor() or ''}, {torch.get_num_threads()} torch threads "
-               f"by default, torch {torch.__version__}").replace("  ", " ")
+                     f"{row['load_s']:.1f} | {row['load_average']:.1f} |")
+    machine = f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
     command = "python bench/recommend_latency.py " + " ".join(shlex.quote(arg) for arg in argv)
     return "\n".join([f"Machine: {machine}.", f"Command: `{command}`", "", *lines, ""])
 
