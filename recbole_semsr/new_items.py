@@ -59,7 +59,7 @@ def refuse_new_items(model: torch.nn.Module, config: Any, item_file: str | Path)
         return
     if getattr(model, "base_model", None) is not None:
         reason = ("is SemSR-I: its item rows started from the LLM vectors and then trained, and no text side is left "
-                  "to place an item that has text only; a SemSR-F model (Sem<Base>_F) can")
+                  "to place an item that has text only")
     elif isinstance(model, NonNeuralSessionModel):
         reason = "scores an item by the training sessions it occurs in, and a new item occurs in none"
     else:
