@@ -105,7 +105,7 @@ class SemanticFusionModel(SessionModel):
     `sem_normalize` L2-normalises s and every I_k (NISER style) and `sem_logit_scale` multiplies the logits; left
     at `~` they follow the base model (`cosine_scores` and `logit_scale` of this package's models: NISER's sigma,
     MSGAT's scale; a plain dot product for RecBole's models).
-    Outside training the fused item table is computed once and reused until the next `train()`.
+    Outside training the fused item table is computed once and reused until the next `train()` (`scoring_table`).
     """
 
     base_model: type[SequentialRecommender]
@@ -121,11 +121,6 @@ class SemanticFusionModel(SessionModel):
                                      bool(config["sem_attend_last"]), config["sem_item_precision"] or "fp32")
         self.normalize = bool(_unless_none(config["sem_normalize"], getattr(self.base, "cosine_scores", False)))
         self.logit_scale = float(_unless_none(config["sem_logit_scale"], getattr(self.base, "logit_scale", 1.0)))
-        self._cached_items: torch.Tensor | None = None
-
-    def train(self, mode: bool = True) -> "SemanticFusionModel":
-        self._cached_items = None
-        return super().train(mode)
 
     def _maybe_normalize(self, vectors: torch.Tensor) -> torch.Tensor:
         return unit_rows(vectors) if self.normalize else vectors
@@ -144,14 +139,10 @@ class SemanticFusionModel(SessionModel):
         return self._maybe_normalize(self.fusion.session(base_session, item_seq, item_seq_len))
 
     def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """I = W5 [I_m; I_l], optionally L2-normalised; cached for all items while not training."""
+        """I = W5 [I_m; I_l], optionally L2-normalised (full ranking caches it outside training: `scoring_table`)."""
         if item_ids is not None:
             return self._maybe_normalize(self.fusion.items(base_item_table(self.base, item_ids), item_ids))
-        if self.training or torch.is_grad_enabled():
-            return self._maybe_normalize(self.fusion.items(base_item_table(self.base)))
-        if self._cached_items is None:
-            self._cached_items = self._maybe_normalize(self.fusion.items(base_item_table(self.base)))
-        return self._cached_items
+        return self._maybe_normalize(self.fusion.items(base_item_table(self.base)))
 
 
 def _unless_none(value: Any, fallback: Any) -> Any:
