@@ -42,6 +42,25 @@ def ml100k_slice(tmp_path_factory) -> Path:
     return write_ml100k_slice(tmp_path_factory.mktemp("data"), max_user=12)
 
 
+def recommend_train_config(data_path: Path, folder: Path) -> dict:
+    """One-epoch settings of the models behind the Recommender tests (embedding size 20)."""
+    return {"data_path": str(data_path), "checkpoint_dir": str(folder / "saved"), "epochs": 1, "show_progress": False,
+            "embedding_size": 20, "hidden_size": 20, "sem_embedding_dir": str(data_path / "sem_embeddings")}
+
+
+@pytest.fixture(scope="session")
+def recommend_checkpoints(ml100k_slice, tmp_path_factory) -> dict[str, str]:
+    """Checkpoints of NISER, SemNISER_F (one epoch each) and VSTAN (fitted) on `ml100k_slice`."""
+    from recbole_semsr.quick_start import run
+
+    folder = tmp_path_factory.mktemp("recommend")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        return {model: run(model, "ml-100k", config_dict=recommend_train_config(ml100k_slice, folder),
+                           evaluate_test=False)["checkpoint"]
+                for model in ("NISER", "SemNISER_F", "VSTAN")}
+
+
 @pytest.fixture
 def tiny_run_config(ml100k_slice, tmp_path, monkeypatch) -> dict:
     """Config overrides for a fast end-to-end run on `ml100k_slice`; RecBole's logs go to tmp_path."""

@@ -105,3 +105,20 @@ def test_item_dropout_acts_before_the_normalisation(build_model):
     batch = make_batch(SESSIONS, TARGETS)
     model.forward(batch["item_id_list"], batch["item_length"])
     assert torch.allclose(seen[0].norm(dim=-1), torch.ones(len(seen[0])), atol=1e-5)
+
+
+def test_full_ranking_reuses_the_normalised_item_table_until_train_or_eval(build_model):
+    model = build_model(NISER, n_items=10, embedding_size=8, item_dropout=0.0).eval()
+    batch = make_batch(SESSIONS, TARGETS)
+    with torch.no_grad():
+        model.full_sort_predict(batch)
+        cached = model.scoring_table()
+        assert torch.allclose(cached, F.normalize(model.item_embedding.weight, dim=-1), atol=1e-6)
+        model.item_embedding.weight.mul_(-1.0)
+        assert model.scoring_table() is cached
+        model.eval()
+        assert torch.allclose(model.scoring_table(), -cached, atol=1e-6)
+        session = model.forward(batch["item_id_list"], batch["item_length"])
+        by_hand = model.logit_scale * session @ F.normalize(model.item_embedding.weight, dim=-1).t()
+        assert torch.allclose(model.full_sort_predict(batch), by_hand, atol=1e-5)
+    assert model.scoring_table().requires_grad

@@ -58,13 +58,7 @@ def read_item_texts(config: Any) -> tuple[ItemTable, ItemTextTemplate, list[str]
             "(python -m dataset_converters.sessions), or set sem_embedding_file to ready vectors. ID models "
             "(NISER, MSGAT, GRU4Rec, ...) run without item text."
         )
-    table = read_item_file(
-        path,
-        item_field=config_value(config, "ITEM_ID_FIELD", "item_id"),
-        field_separator=config_value(config, "field_separator", "\t"),
-        seq_separator=config_value(config, "seq_separator", " "),
-        encoding=config_value(config, "encoding", "utf-8"),
-    )
+    table = read_item_table(config, path)
     template = ItemTextTemplate.from_config(config)
     texts = render_item_texts(table, template)
     empty = count_empty(texts)
@@ -100,6 +94,17 @@ def check_text_coverage(table: ItemTable, texts: list[str], token2id: dict[str, 
             f"sem_max_textless_share={max_textless_share:g}); do the item ids of the .item file match those of the "
             "interactions (1034 against 1034.0)? Fix the item table, or set sem_max_textless_share: 1.0 to train anyway"
         )
+
+
+def read_item_table(config: Any, path: str | Path) -> ItemTable:
+    """An `.item` file read with the dataset's item field, separators and encoding."""
+    return read_item_file(
+        path,
+        item_field=config_value(config, "ITEM_ID_FIELD", "item_id"),
+        field_separator=config_value(config, "field_separator", "\t"),
+        seq_separator=config_value(config, "seq_separator", " "),
+        encoding=config_value(config, "encoding", "utf-8"),
+    )
 
 
 def configured_encoder(config: Any) -> EncoderSpec:

@@ -23,6 +23,11 @@ class SessionModel(SequentialRecommender):
     def __init__(self, config, dataset) -> None:
         super().__init__(config, dataset)
         self.loss_fct = nn.CrossEntropyLoss()
+        self._cached_items: torch.Tensor | None = None
+
+    def train(self, mode: bool = True) -> "SessionModel":
+        self._cached_items = None
+        return super().train(mode)
 
     def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Item vectors used for scoring: all items [n_items, d], or the rows of `item_ids`."""
@@ -36,10 +41,20 @@ class SessionModel(SequentialRecommender):
     def session_vector(self, interaction) -> torch.Tensor:
         return self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
 
+    def scoring_table(self) -> torch.Tensor:
+        """`item_table()` of every item; outside training (no gradients) computed once and reused until the next
+        `train()` or `eval()` (the evaluator and the Recommender call `eval()` after loading weights). NISER's
+        L2 normalisation of 500,000 rows took most of a one-session request at Amazon-M2 scale."""
+        if self.training or torch.is_grad_enabled():
+            return self.item_table()
+        if self._cached_items is None:
+            self._cached_items = self.item_table()
+        return self._cached_items
+
     def full_sort_predict(self, interaction) -> torch.Tensor:
         """[B, n_items] logits over every item (the scale multiplies the B x d session vectors, not the B x n
         logits)."""
-        return (self.logit_scale * self.session_vector(interaction)) @ self.item_table().t()
+        return (self.logit_scale * self.session_vector(interaction)) @ self.scoring_table().t()
 
     def predict(self, interaction) -> torch.Tensor:
         """[B] logit of each row's candidate item."""

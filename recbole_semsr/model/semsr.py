@@ -98,7 +98,7 @@ class SemanticFusionModel(SessionModel):
     `sem_normalize` L2-normalises s and every I_k (NISER style) and `sem_logit_scale` multiplies the logits; left
     at `~` they follow the base model (`cosine_scores` and `logit_scale` of this package's models: NISER's sigma,
     MSGAT's scale; a plain dot product for RecBole's models).
-    Outside training the fused item table is computed once and reused until the next `train()`.
+    Outside training the fused item table is computed once and reused until the next `train()` (`scoring_table`).
     """
 
     base_model: type[SequentialRecommender]
@@ -114,17 +114,12 @@ class SemanticFusionModel(SessionModel):
                                      bool(config["sem_attend_last"]), config["sem_item_precision"] or "fp32")
         self.normalize = bool(_unless_none(config["sem_normalize"], self.base_view.cosine_scores))
         self.logit_scale = float(_unless_none(config["sem_logit_scale"], self.base_view.logit_scale))
-        self._cached_items: torch.Tensor | None = None
 
     @property
     def base_view(self) -> SessionModel | RecBoleSessionView:
         """The base model through `SessionModel`'s interface (`forward`, `item_table`, `session_vector`,
         `logit_scale`, `cosine_scores`), whether it is this package's model or RecBole's."""
         return as_session_model(self.base)
-
-    def train(self, mode: bool = True) -> "SemanticFusionModel":
-        self._cached_items = None
-        return super().train(mode)
 
     def _maybe_normalize(self, vectors: torch.Tensor) -> torch.Tensor:
         return unit_rows(vectors) if self.normalize else vectors
@@ -142,14 +137,10 @@ class SemanticFusionModel(SessionModel):
         return self._maybe_normalize(self.fusion.session(base_session, item_seq, item_seq_len))
 
     def item_table(self, item_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """I = W5 [I_m; I_l], optionally L2-normalised; cached for all items while not training."""
+        """I = W5 [I_m; I_l], optionally L2-normalised (full ranking caches it outside training: `scoring_table`)."""
         if item_ids is not None:
             return self._maybe_normalize(self.fusion.items(self.base_view.item_table(item_ids), item_ids))
-        if self.training or torch.is_grad_enabled():
-            return self._maybe_normalize(self.fusion.items(self.base_view.item_table()))
-        if self._cached_items is None:
-            self._cached_items = self._maybe_normalize(self.fusion.items(self.base_view.item_table()))
-        return self._cached_items
+        return self._maybe_normalize(self.fusion.items(self.base_view.item_table()))
 
 
 def _unless_none(value: Any, fallback: Any) -> Any:
