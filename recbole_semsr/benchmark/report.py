@@ -287,8 +287,8 @@ def _significance_text(significance: Significance | None, summaries: dict[str, d
         f"{dataset}: " + ", ".join(f"{labels[metric]} {model}" for (name, metric), model
                                    in significance.references.items() if name == dataset)
         for dataset in summaries if any(name == dataset for name, _ in significance.references))
-    return (f"\n{BETTER} / {WORSE}: significantly better / worse than the column's reference row, marked {REFERENCE} "
-            f"({settings.describe_reference()}), by a two-sided paired randomization test over the test samples "
+    return (f"\n{BETTER} / {WORSE}: significantly better / worse than the column's reference row (marked {REFERENCE}; "
+            f"reference: {settings.describe_reference()}), by a two-sided paired randomization test over the test samples "
             f"({settings.resamples:,} sign flips, seed {settings.seed}) on the per-sample hit, reciprocal rank or "
             f"NDCG gain, Holm-corrected over the report's {len(significance.comparisons)} comparisons, alpha "
             f"{settings.alpha}. A row with several seeds is tested on its per-sample mean over the seeds (the test "
