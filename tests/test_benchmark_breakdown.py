@@ -112,7 +112,8 @@ def test_report_writes_breakdown_tables_plot_and_csv(data_path: Path, tmp_path: 
     files = write_report(records, tmp_path / "out", comparison=ComparisonSettings(resamples=200),
                          data_path=data_path)
     text = files.markdown.read_text()
-    assert "### toy: by prefix length\n\n| Model | 1 (n=1) | 2 (n=1) | 3–4 (n=2) | 5–9 (n=2) | ≥10 (n=2) |" in text
+    assert "### toy: by prefix length\n\n" \
+           "| Model | 1 (n=1) | 2 (n=1) | 3–4 (n=2) | 5–9 (n=2) | ≥10 (n=2) |" in text
     assert "| STAN | 100.00 / 100.00 | 100.00 / 50.00 | 50.00 / 12.50 | 50.00 / 50.00 | 50.00 / 5.00 |" in text
     assert "| Model | head (n=2) | middle (n=2) | tail (n=2) | unseen (n=2) |" in text
     assert "![Breakdowns](breakdown_toy.png)" in text

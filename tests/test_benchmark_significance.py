@@ -176,7 +176,7 @@ def test_cli_report_only_with_a_named_reference(tmp_path: Path, capsys: pytest.C
     store = ResultsStore(tmp_path)
     for record in toy_records()[:3]:
         store.save(record, record["model"], record["dataset"], record["seed"])
-    assert main(["--output", str(tmp_path), "--report_only", "--reference=POP", "--resamples=500"]) == 0
+    assert main(["--output", str(tmp_path), "--report_only", "--reference=POP", "--significance_resamples=500"]) == 0
     out = capsys.readouterr().out
     assert "| POP | " in out and "(ref)" in out.split("| POP | ")[1].split("\n")[0]
     assert "▲" in out.split("| STAN | ")[1].split("\n")[0]

@@ -59,18 +59,22 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
                        help="row each cell is tested against: auto (per column the best --baselines row) or a model")
     group.add_argument("--baselines", type=_names, default=list(defaults.baselines),
                        help=f"rows --reference=auto chooses from (default {','.join(defaults.baselines)})")
-    group.add_argument("--alpha", type=float, default=defaults.alpha, help="level after Holm's correction")
-    group.add_argument("--resamples", type=int, default=defaults.resamples, help="sign flips of the paired test")
-    group.add_argument("--test_seed", type=int, default=defaults.seed, help="seed of the paired test's sign flips")
+    group.add_argument("--significance_alpha", type=float, default=defaults.alpha,
+                       help="level of the marks, after Holm's correction")
+    group.add_argument("--significance_resamples", type=int, default=defaults.resamples,
+                       help="sign flips of the paired test")
+    group.add_argument("--significance_seed", type=int, default=defaults.seed, help="seed of the sign flips")
     group.add_argument("--data_path", default=None,
                        help="folder of the datasets' atomic files: the runs' data_path, and the report's breakdowns")
     group.add_argument("--breakdown_models", type=_names, default=None, help="rows of the breakdowns (default all)")
 
 
 def comparison_settings(args: argparse.Namespace) -> ComparisonSettings:
-    if not 0 < args.alpha < 1 or args.resamples < 1:
-        raise SystemExit("error: --alpha must lie in (0, 1) and --resamples be at least 1")
-    return ComparisonSettings(args.reference, tuple(args.baselines), args.alpha, args.resamples, args.test_seed)
+    """The report's test settings; a level outside (0, 1) or no resample stops with one line."""
+    if not 0 < args.significance_alpha < 1 or args.significance_resamples < 1:
+        raise SystemExit("error: --significance_alpha must lie in (0, 1), --significance_resamples be at least 1")
+    return ComparisonSettings(args.reference, tuple(args.baselines), args.significance_alpha,
+                              args.significance_resamples, args.significance_seed)
 
 
 def executor_for(resources: RayResources | None) -> ContextManager[RunExecutor]:

@@ -268,7 +268,7 @@ def _markdown_document(summaries: dict[str, dict[str, Summary]], models: list[st
         "Test-set metrics in percent, mean ± standard deviation over seeds (one run: the value alone); "
         "best per column in **bold**; s/epoch: mean seconds per training epoch.\n\n",
         markdown_table(summaries, models, significance=significance),
-        _significance_text(significance, summaries),
+        _significance_text(significance),
         f"\nRuns per model: {runs}.\n",
         "".join(f"\n![Recall@K]({plot.name})\n" for plot in plots),
         _more_metrics_section(summaries, models, significance),
@@ -278,19 +278,19 @@ def _markdown_document(summaries: dict[str, dict[str, Summary]], models: list[st
     return "".join(parts)
 
 
-def _significance_text(significance: Significance | None, summaries: dict[str, dict[str, Summary]]) -> str:
+def _significance_text(significance: Significance | None) -> str:
     if significance is None:
         return ""
     settings = significance.settings
     labels = dict(TABLE_METRICS + MORE_METRICS)
-    references = "; ".join(
-        f"{dataset}: " + ", ".join(f"{labels[metric]} {model}" for (name, metric), model
-                                   in significance.references.items() if name == dataset)
-        for dataset in summaries if any(name == dataset for name, _ in significance.references))
+    by_dataset: dict[str, list[str]] = {}
+    for (dataset, metric), model in significance.references.items():
+        by_dataset.setdefault(dataset, []).append(f"{labels[metric]} {model}")
+    references = "; ".join(f"{dataset}: {', '.join(columns)}" for dataset, columns in by_dataset.items())
     return (f"\n{BETTER} / {WORSE}: significantly better / worse than the column's reference row (marked {REFERENCE}; "
-            f"reference: {settings.describe_reference()}), by a two-sided paired randomization test over the test samples "
-            f"({settings.resamples:,} sign flips, seed {settings.seed}) on the per-sample hit, reciprocal rank or "
-            f"NDCG gain, Holm-corrected over the report's {len(significance.comparisons)} comparisons, alpha "
+            f"reference: {settings.describe_reference()}), by a two-sided paired randomization test over the test "
+            f"samples ({settings.resamples:,} sign flips, seed {settings.seed}) on the per-sample hit, reciprocal "
+            f"rank or NDCG gain, Holm-corrected over the report's {len(significance.comparisons)} comparisons, alpha "
             f"{settings.alpha}. A row with several seeds is tested on its per-sample mean over the seeds (the test "
             "covers the sampling of test sessions, not training randomness). "
             f"References: {references or 'none'}. p-values: `significance.csv`.\n")

@@ -81,6 +81,8 @@ def row_sample_values(runs: list[dict[str, Any]], metric: str) -> SampleValues:
     if missing:
         raise UnusableRanks(f"{missing} of its {len(runs)} run(s) store no per-sample ranks (older runs)")
     hashes = {run["test_ranks"].get("targets_sha256") for run in runs}
+    if None in hashes:
+        raise UnusableRanks("its stored ranks name no test targets (no targets_sha256)")
     if len(hashes) > 1:
         raise UnusableRanks("its seeds were evaluated on different test targets (targets_sha256 differ)")
     try:
