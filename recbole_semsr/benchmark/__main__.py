@@ -1,8 +1,9 @@
 """python -m recbole_semsr.benchmark --models=NISER,NARM --datasets=beauty --seeds=3 --output=DIR [--epochs=5 ...]
 
 Runs every model on every dataset for each seed (skipping runs already in ``<output>/runs``), then writes
-``<output>/report.md``, ``report.csv`` and ``recall_at_k_<dataset>.png``. Any other ``--key=value`` is a RecBole
-config override applied to every run. ``--ray_address``, ``--parallel``, ``--cpus_per_run`` or ``--gpus_per_run``
+``<output>/report.md``, ``report.csv``, ``significance.csv`` and ``recall_at_k_<dataset>.png`` (with ``--data_path``
+also ``breakdown.csv`` and ``breakdown_<dataset>.png``). Any other ``--key=value`` is a RecBole config override
+applied to every run. ``--ray_address``, ``--parallel``, ``--cpus_per_run`` or ``--gpus_per_run``
 make every run a Ray task (on a cluster, or on a local Ray instance).
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import ContextManager
 
 from recbole_semsr.benchmark.report import write_report
+from recbole_semsr.benchmark.significance import ComparisonSettings
 from recbole_semsr.benchmark.runner import LocalExecutor, RunExecutor, run_benchmark, seed_list
 from recbole_semsr.benchmark.store import ResultsStore, load_result_files
 from recbole_semsr.config import checked_config, positive_int
@@ -46,8 +48,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--extra_results", nargs="*", default=[], help="more result JSONs for the table (e.g. LLM)")
     parser.add_argument("--plot_models", type=_names, default=None, help="models in the Recall@K plot (default all)")
     parser.add_argument("--report_only", action="store_true", help="only rebuild the report from stored results")
+    add_report_arguments(parser)
     add_ray_arguments(parser, "Ray: any of these flags runs each (dataset, model, seed) as a Ray task")
     return parser
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """The significance marks and breakdowns of the report (docs/tuning_and_benchmark.md)."""
+    defaults = ComparisonSettings()
+    group = parser.add_argument_group("report: significance and breakdowns")
+    group.add_argument("--reference", default=defaults.reference,
+                       help="row each cell is tested against: auto (per column the best --baselines row) or a model")
+    group.add_argument("--baselines", type=_names, default=list(defaults.baselines),
+                       help=f"rows --reference=auto chooses from (default {','.join(defaults.baselines)})")
+    group.add_argument("--significance_alpha", type=float, default=defaults.alpha,
+                       help="level of the marks, after Holm's correction")
+    group.add_argument("--significance_resamples", type=int, default=defaults.resamples,
+                       help="sign flips of the paired test")
+    group.add_argument("--significance_seed", type=int, default=defaults.seed, help="seed of the sign flips")
+    group.add_argument("--data_path", default=None,
+                       help="folder of the datasets' atomic files: the runs' data_path, and the report's breakdowns")
+    group.add_argument("--breakdown_models", type=_names, default=None, help="rows of the breakdowns (default all)")
+
+
+def comparison_settings(args: argparse.Namespace) -> ComparisonSettings:
+    """The report's test settings; a level outside (0, 1) or no resample stops with one line."""
+    if not 0 < args.significance_alpha < 1 or args.significance_resamples < 1:
+        raise SystemExit("error: --significance_alpha must lie in (0, 1), --significance_resamples be at least 1")
+    return ComparisonSettings(args.reference, tuple(args.baselines), args.significance_alpha,
+                              args.significance_resamples, args.significance_seed)
 
 
 def executor_for(resources: RayResources | None) -> ContextManager[RunExecutor]:
@@ -69,19 +98,19 @@ def describe_machine() -> str:
 
 def check_before_any_run(models: list[str], datasets: list[str], config_file_list: list[str] | None,
                          config_dict: dict) -> None:
-    """Every model name (both sides of `X+R`) is known and every run's settings pass the runner's checks, before
-    the first run trains (an unknown name would otherwise fail only when its turn comes)."""
+    """Every model name (both sides of `X+R` and `X~R`) is known and every run's settings pass the runner's checks,
+    before the first run trains (an unknown name would otherwise fail only when its turn comes)."""
+    from recbole_semsr.benchmark.runner import split_pair_name
     from recbole_semsr.model import get_model
-    from recbole_semsr.rerank import split_plus_name
 
     for name in models:
-        base, reranker = split_plus_name(name)
+        base, second, _ = split_pair_name(name)
         get_model(base)
-        if reranker is not None:
-            get_model(reranker)
+        if second is not None:
+            get_model(second)
     for dataset in datasets:
         for name in models:
-            checked_config(split_plus_name(name)[0], dataset, config_file_list, config_dict)
+            checked_config(split_pair_name(name)[0], dataset, config_file_list, config_dict)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         check_writable_folder(args.output, "--output")
     except OutputLocationError as error:
         raise SystemExit(f"error: {error}") from error
+    settings = comparison_settings(args)
     store = ResultsStore(args.output)
     command = f"python -m recbole_semsr.benchmark {shlex.join(argv)}"
     machine = describe_machine()
@@ -101,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         if not args.models or not args.datasets:
             raise SystemExit("--models and --datasets are required (or --report_only)")
-        config_file_list, config_dict = split_config_files(args.config_files), parse_overrides(extra)
+        config_file_list = split_config_files(args.config_files)
+        config_dict = run_overrides(parse_overrides(extra), args)
         try:
             check_before_any_run(args.models, args.datasets, config_file_list, config_dict)
             resources = resources_from_args(args) if ray_flags_given(args) else None
@@ -119,13 +150,20 @@ def main(argv: list[str] | None = None) -> int:
     records = stored.records + extra_loaded.records
     if not records:
         raise SystemExit(f"no result records in {store.runs_dir} or --extra_results")
-    files = write_report(records, args.output, args.models, args.plot_models, report_header(command, machine, records))
+    files = write_report(records, args.output, args.models, args.plot_models, report_header(command, machine, records),
+                         settings, args.data_path, args.breakdown_models)
     skipped = stored.skipped + extra_loaded.skipped
-    for line in [*failures, *skipped, *files.notes]:
+    no_breakdowns = [] if args.data_path else ["no breakdowns: --data_path not given"]
+    for line in [*failures, *skipped, *files.notes, *no_breakdowns]:
         print(f"note: {line}")
     print(files.markdown.read_text(encoding="utf-8"))
-    print(f"wrote {files.markdown}, {files.csv}" + "".join(f", {plot}" for plot in files.plots))
+    print(f"wrote {files.markdown}, {files.csv}" + "".join(f", {path}" for path in files.tables + files.plots))
     return 1 if failures or skipped else 0
+
+
+def run_overrides(overrides: dict, args: argparse.Namespace) -> dict:
+    """The RecBole overrides of every run: the other ``--key=value`` options, and ``--data_path`` when given."""
+    return {**overrides, "data_path": args.data_path} if args.data_path else overrides
 
 
 def report_header(command: str, machine: str, records: list[dict]) -> str:
