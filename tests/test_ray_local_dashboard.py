@@ -1,6 +1,8 @@
 """A local Ray instance started by the package (`--parallel`, tuning without `--ray_address`) serves no dashboard:
 no web UI, and no process of the instance listens on the dashboard's port or its job-submission HTTP API
-(docs/cluster.md, "Security")."""
+(docs/cluster.md, "Security"). Without `ray[default]` (the lock has only `ray[tune]`) Ray would fall back to that
+anyway, so `include_dashboard=False` is what keeps the dashboard off where a user has `ray[default]`: the test asserts
+the argument and, on top, that nothing of the instance serves the dashboard's ports."""
 from __future__ import annotations
 
 import psutil
