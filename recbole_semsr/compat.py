@@ -1,11 +1,14 @@
 """Every fix the current dependency stack needs, in one place (why each is needed: docs/dependencies.md).
 
 `apply()` is idempotent and runs when `recbole_semsr` is imported, before any RecBole module is used.
+`require_extra` imports a package of an optional extra (setup.cfg), or says in one line how to install it.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -25,6 +28,27 @@ _NUMPY_ALIASES = {
     "unicode": np.str_,
 }
 _applied = False
+DISTRIBUTION = "recbole-semsr"
+
+
+class MissingExtraError(ImportError):
+    """An optional package is not installed; the message is one line that names the `pip install` command."""
+
+
+def missing_extra_message(feature: str, extra: str, module: str) -> str:
+    """`<feature> needs the [<extra>] extra (no module named '<module>'): pip install "recbole-semsr[<extra>]"`."""
+    return (f"{feature} needs the [{extra}] extra (no module named {module!r}): "
+            f'pip install "{DISTRIBUTION}[{extra}]"')
+
+
+def require_extra(module: str, extra: str, feature: str,
+                  error: type[MissingExtraError] = MissingExtraError) -> ModuleType:
+    """Import `module`, which the `extra` of setup.cfg installs for `feature` (e.g. "the angle encoder"); when it,
+    or a package it imports, is missing, raise `error` with `missing_extra_message`."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as missing:
+        raise error(missing_extra_message(feature, extra, missing.name or module)) from missing
 
 
 def restore_numpy_aliases() -> None:

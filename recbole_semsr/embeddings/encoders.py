@@ -11,7 +11,9 @@ Common options: `device` (None = cuda when available, else cpu), `fp16` (None = 
 `max_length` (None = model default), `prompt` (None, or a template with `{text}` applied to every text),
 `precision` (None = as `fp16` says; `fp32` = float32 everywhere; `bf16` = bfloat16 autocast, faster on CPUs with
 AMX or AVX512-BF16, vectors within cosine 0.999 of float32).
-Heavy libraries are imported inside the encoder that needs them, so importing this module is cheap.
+Heavy libraries are imported inside the encoder that needs them, so importing this module is cheap. `angle` and
+`llm2vec` need the extras of the same name (`pip install "recbole-semsr[angle]"`); without them `build_encoder` stops
+with one line naming that command.
 """
 from __future__ import annotations
 
@@ -25,8 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from recbole_semsr.compat import MissingExtraError, require_extra
 from recbole_semsr.embeddings.errors import (
     EmbeddingDimensionError,
+    EmbeddingError,
     EncoderModelNotFoundError,
     EncoderSettingsError,
     NonFiniteEmbeddingError,
@@ -39,6 +43,10 @@ FINGERPRINT_WHEN_SET = ("precision",)
 ANGLE_DEFAULT_MODEL = "WhereIsAI/UAE-Large-V1"
 LLM2VEC_DEFAULT_MODEL = "McGill-NLP/LLM2Vec-Meta-Llama-31-8B-Instruct-mntp"
 LLM2VEC_DEFAULT_ADAPTER = "McGill-NLP/LLM2Vec-Meta-Llama-31-8B-Instruct-mntp-supervised"
+
+
+class EncoderExtraMissingError(MissingExtraError, EmbeddingError):
+    """The encoder's package is not installed (an `EmbeddingError` too, so commands print its one line)."""
 
 
 def minilm_model_path() -> str:
@@ -296,23 +304,27 @@ class LLM2VecEncoder(TextEncoder):
 
 @dataclass(frozen=True)
 class EncoderKind:
-    """Registry entry: encoder class, default model (None = `model_path` required) and extra option defaults."""
+    """Registry entry: encoder class, default model (None = `model_path` required), extra option defaults, and the
+    setup.cfg extra with the module it installs (None: the core has it)."""
 
     cls: type[TextEncoder]
     default_model: Callable[[], str] | None
     options: dict[str, Any] = field(default_factory=dict)
     default_model_options: dict[str, Any] = field(default_factory=dict)
+    extra: tuple[str, str] | None = None
 
 
 ENCODERS: dict[str, EncoderKind] = {
     "minilm": EncoderKind(SentenceTransformerEncoder, minilm_model_path),
     "sentence-transformers": EncoderKind(SentenceTransformerEncoder, None),
-    "angle": EncoderKind(AnglEEncoder, lambda: ANGLE_DEFAULT_MODEL, {"pooling": "cls", "is_llm": False}),
+    "angle": EncoderKind(AnglEEncoder, lambda: ANGLE_DEFAULT_MODEL, {"pooling": "cls", "is_llm": False},
+                         extra=("angle", "angle_emb")),
     "llm2vec": EncoderKind(
         LLM2VecEncoder,
         lambda: LLM2VEC_DEFAULT_MODEL,
         {"pooling": "mean", "instruction": "", "peft_model_path": None, "enable_bidirectional": True},
         {"peft_model_path": LLM2VEC_DEFAULT_ADAPTER},
+        extra=("llm2vec", "llm2vec"),
     ),
 }
 
@@ -350,8 +362,13 @@ def check_precision(options: dict[str, Any]) -> None:
 
 
 def build_encoder(spec: EncoderSpec) -> TextEncoder:
-    """Load the model described by `spec`."""
-    return ENCODERS[spec.name].cls(spec)
+    """Load the model described by `spec`; an encoder whose extra is not installed stops with one line naming the
+    `pip install` command (`EncoderExtraMissingError`)."""
+    kind = ENCODERS[spec.name]
+    if kind.extra is not None:
+        extra, module = kind.extra
+        require_extra(module, extra, f"the {spec.name} encoder", EncoderExtraMissingError)
+    return kind.cls(spec)
 
 
 def get_encoder(name: str, model_path: str | Path | None = None, **options: Any) -> TextEncoder:

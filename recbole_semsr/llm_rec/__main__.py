@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from dataset_converters.common import ConversionError, write_json
 from dataset_converters.prepare import conversion_summary, ensure_dataset
+from recbole_semsr.compat import MissingExtraError
 from recbole_semsr.config import DatasetNameError, check_dataset_name, dataset_settings
 from recbole_semsr.defaults import ConfigFileError
 from recbole_semsr.embeddings.encoders import build_encoder
@@ -32,7 +33,7 @@ from recbole_semsr.llm_rec.prompts import (
     draw_examples,
     load_template,
 )
-from recbole_semsr.llm_rec.retrieval import build_index
+from recbole_semsr.llm_rec.retrieval import build_index, chromadb_module
 from recbole_semsr.preflight import ConfigValueError
 
 
@@ -152,15 +153,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     try:
         return evaluate(args)
     except (BackendError, AtomicFileError, TemplateError, EmbeddingError, ConversionError, FileNotFoundError,
-            DatasetNameError, ConfigFileError, ConfigValueError) as error:
+            DatasetNameError, ConfigFileError, ConfigValueError, MissingExtraError) as error:
         raise SystemExit(f"error: {error}") from error
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    """The evaluation behind `main`: the backend is built and checked first, before any data or encoder work."""
+    """The evaluation behind `main`: the index's package is looked for and the backend is built and checked first,
+    before any data or encoder work."""
     topk = parse_topk(args.topk)
     check_dataset_name(args.dataset)
     template, n_examples = prompt_template(args)
+    if args.index == "chroma":
+        chromadb_module()
     backend = make_backend(args.backend, **backend_options(args))
     backend.check()
     train_file, eval_file = dataset_files(args)

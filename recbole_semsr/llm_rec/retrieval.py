@@ -4,6 +4,7 @@ Two indexes with one `search` interface:
 - `ChromaIndex`: a persistent Chroma collection (cosine space; HNSW `ef_construction=200`, `ef_search=400`, which
   docs/dependencies.md records at ~0.94 recall@100 against exact search where the defaults gave 0.16-0.59), built
   once per set of item vectors. Only caller-supplied embeddings are used (`query_texts` would try a download).
+  It needs the `[llm]` extra (chromadb); without it, one line names `pip install "recbole-semsr[llm]"`.
 - `ExactIndex`: exact in-memory search (torch matmul + topk).
 The item vectors come from the Sem models' embedding store (`recbole_semsr.embeddings`), so both encode the same
 item text once.
@@ -16,11 +17,13 @@ import json
 import logging
 import re
 from pathlib import Path
+from types import ModuleType
 from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 import torch
 
+from recbole_semsr.compat import require_extra
 from recbole_semsr.embeddings.encoders import TextEncoder
 
 logger = logging.getLogger(__name__)
@@ -74,8 +77,7 @@ class ChromaIndex:
         cls, path: str | Path, name: str, item_ids: Sequence[str], vectors: np.ndarray, fingerprint: str
     ) -> "ChromaIndex":
         """Reuse collection `name` under `path` when its fingerprint matches; otherwise (re)build it."""
-        import chromadb
-
+        chromadb = chromadb_module()
         client = chromadb.PersistentClient(path=str(path))
         name = collection_name(name)
         existing = {c.name for c in client.list_collections()}
@@ -103,6 +105,11 @@ class ChromaIndex:
             [(item, 1.0 - distance) for item, distance in zip(ids, distances) if item not in skip][:k]
             for ids, distances, skip in zip(reply["ids"], reply["distances"], excluded)
         ]
+
+
+def chromadb_module() -> ModuleType:
+    """chromadb, from the `[llm]` extra; without it `MissingExtraError` names the `pip install` command."""
+    return require_extra("chromadb", "llm", "--index=chroma")
 
 
 def collection_name(name: str) -> str:
