@@ -30,7 +30,7 @@ def extras_require() -> dict[str, list[str]]:
 
 def test_setup_cfg_has_the_named_extras_and_the_core_none_of_their_packages():
     extras = extras_require()
-    assert extras["all"] == ["recbole-semsr[angle,llm2vec,llm,graph]"]
+    assert extras["all"] == ["recbole-semsr[angle,llm2vec,llm,graph,serve]"]
     assert extras["test"][0] == "recbole-semsr[all]"
     assert [extras[name] for name in EXTRA_MODULES] == [["angle-emb>=0.5.6"], ["llm2vec>=0.2.3"],
                                                        ["chromadb>=1.5.9"], ["torch-geometric>=2.8.1"]]
