@@ -40,15 +40,8 @@ from dataset_converters.common import (
     write_stats,
 )
 from dataset_converters.download import BEAUTY_PAGE, BEAUTY_URLS
-from dataset_converters.protocol import (
-    Event,
-    SessionProtocol,
-    add_protocol_arguments,
-    build_sessions,
-    drop_duplicate_events,
-    protocol_arguments,
-    split_and_write,
-)
+from dataset_converters import protocol as session_protocol
+from dataset_converters.protocol import Event, SessionProtocol
 from dataset_converters.registry import DatasetSpec, RawFile, register
 
 ITEM_FIELDS = (
@@ -249,17 +242,17 @@ def convert_beauty(reviews: Path, meta: Path, output_dir: Path, protocol: Beauty
         raw_events = read_reviews(reviews, encoding, problems, protocol.time_range)
         if not raw_events:
             raise ConversionError(f"{reviews}: no usable review line")
-        events = drop_duplicate_events(raw_events, reviews, problems)
+        events = session_protocol.drop_duplicate_events(raw_events, reviews, problems)
         records = read_meta(meta, encoding, problems, {event.item for event in events})
         if not records:
             raise ConversionError(f"{meta}: no usable metadata record for any reviewed item")
         known = drop_unknown_items(events, records, reviews, problems)
-        sessions = build_sessions(known, protocol)
+        sessions = session_protocol.build_sessions(known, protocol)
         if not sessions.events:
             raise ConversionError(f"{reviews}: no session is left after the protocol's filters")
     with atomic_output_dir(output_dir, overwrite) as staging:
         used = sessions.items()
-        written = split_and_write(staging, name, sessions, protocol)
+        written = session_protocol.split_and_write(staging, name, sessions, protocol)
         write_items(staging / f"{name}.item", used, records, meta, problems)
         stats = {
             "dataset": name,
@@ -289,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--meta", type=Path, help="meta_Beauty.json(.gz) (one Python-literal dict per line)")
     parser.add_argument("--output_dir", type=Path, required=True, help="folder to write (RecBole: data_path/<name>)")
     parser.add_argument("--name", default="beauty", help="dataset name, the prefix of every file (default beauty)")
-    add_protocol_arguments(parser, BeautyProtocol(), unit="USERS")
+    session_protocol.add_protocol_arguments(parser, BeautyProtocol(), unit="USERS")
     add_time_range_argument(parser)
     parser.add_argument("--encoding", default="utf-8", help="encoding of the raw files (utf-8)")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad input record")
@@ -312,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reviews, meta = download_beauty(args.download, reviews, meta)
         if reviews is None or meta is None:
             raise ConversionError("--reviews and --meta are required (or --download DIR)")
-        protocol = BeautyProtocol(**protocol_arguments(args, BeautyProtocol))
+        protocol = BeautyProtocol(**session_protocol.protocol_arguments(args, BeautyProtocol))
         return convert_beauty(reviews, meta, args.output_dir, protocol, args.name, args.encoding, args.strict,
                               args.overwrite)
 

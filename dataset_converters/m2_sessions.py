@@ -34,14 +34,8 @@ from dataset_converters.common import (
 )
 from dataset_converters.download import M2_PAGE
 from dataset_converters.kdd_m2 import parse_prev_items, read_targets
-from dataset_converters.protocol import (
-    Event,
-    SessionProtocol,
-    add_protocol_arguments,
-    build_sessions,
-    protocol_arguments,
-    split_and_write,
-)
+from dataset_converters import protocol as session_protocol
+from dataset_converters.protocol import Event, SessionProtocol
 from dataset_converters.registry import DatasetSpec, RawFile, register
 
 DEFAULT_LOCALES = ("ES", "FR", "IT")
@@ -133,12 +127,12 @@ def convert_m2_sessions(sessions: Path, output_dir: Path, targets: Path | None =
             more, other = read_events(extra, f"x{number}_", wanted, problems)
             events += more
             other_locale += other
-        sessions_kept = build_sessions(events, protocol)
+        sessions_kept = session_protocol.build_sessions(events, protocol)
         if not sessions_kept.events:
             raise ConversionError(f"{sessions}: no session of {', '.join(sorted(wanted))} is left")
     with atomic_output_dir(output_dir, overwrite) as staging:
         n_items = len(sessions_kept.items())
-        written = split_and_write(staging, name, sessions_kept, protocol)
+        written = session_protocol.split_and_write(staging, name, sessions_kept, protocol)
         stats = {
             "dataset": name,
             "source": {"sessions": str(sessions), "targets": None if targets is None else str(targets),
@@ -172,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--locales", default=",".join(DEFAULT_LOCALES), help="locales to keep (%(default)s)")
     parser.add_argument("--output_dir", type=Path, required=True, help="folder to write: <data_path>/<name>")
     parser.add_argument("--name", help="dataset name, the prefix of every file (default: the output folder's name)")
-    add_protocol_arguments(parser, SessionProtocol())
+    session_protocol.add_protocol_arguments(parser, SessionProtocol())
     parser.add_argument("--strict", action="store_true", help="stop at the first bad input row")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     return parser
@@ -182,11 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
     locales = [locale.strip() for locale in args.locales.split(",") if locale.strip()]
-    return run_cli_conversion(
-        lambda: convert_m2_sessions(args.sessions, args.output_dir, args.targets, args.extra_sessions, locales,
-                                    SessionProtocol(**protocol_arguments(args, SessionProtocol)), args.name,
-                                    args.strict, args.overwrite),
-        args.output_dir)
+    def convert() -> dict:
+        protocol = SessionProtocol(**session_protocol.protocol_arguments(args, SessionProtocol))
+        return convert_m2_sessions(args.sessions, args.output_dir, args.targets, args.extra_sessions, locales,
+                                   protocol, args.name, args.strict, args.overwrite)
+
+    return run_cli_conversion(convert, args.output_dir)
 
 
 def convert_from_raw(name: str, raw: Mapping[str, Path | None], output_dir: Path) -> dict:

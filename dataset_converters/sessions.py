@@ -47,15 +47,8 @@ from dataset_converters.common import (
     write_stats,
 )
 from dataset_converters.event_times import check_time_format, parse_time
-from dataset_converters.protocol import (
-    Event,
-    SessionProtocol,
-    add_protocol_arguments,
-    build_sessions,
-    drop_duplicate_events,
-    protocol_arguments,
-    split_and_write,
-)
+from dataset_converters import protocol as session_protocol
+from dataset_converters.protocol import Event, SessionProtocol
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl")
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".inter": "tsv", ".item": "tsv",
@@ -263,8 +256,8 @@ def convert_sessions(interactions: Path, output_dir: Path, columns: Columns,
     started = time.perf_counter()
     problems = ProblemLog(strict)
     rows = read_interactions(interactions, file_format(interactions, fmt), columns, encoding, problems, times)
-    unique = rows if keep_duplicates else drop_duplicate_events(rows, interactions, problems)
-    sessions = build_sessions(unique, protocol)
+    unique = rows if keep_duplicates else session_protocol.drop_duplicate_events(rows, interactions, problems)
+    sessions = session_protocol.build_sessions(unique, protocol)
     if not sessions.events:
         raise ConversionError(f"{interactions}: no session is left after the protocol's filters "
                               f"({len(rows)} usable interactions)")
@@ -272,7 +265,7 @@ def convert_sessions(interactions: Path, output_dir: Path, columns: Columns,
                                                           problems)
     used = sessions.items()
     with atomic_output_dir(output_dir, overwrite) as staging:
-        written = split_and_write(staging, name, sessions, protocol)
+        written = session_protocol.split_and_write(staging, name, sessions, protocol)
         stats = {
             "dataset": name,
             "source": {"interactions": str(interactions), "items": None if items is None else str(items)},
@@ -348,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--name", help="dataset name, the prefix of every file (default: the output folder's name)")
     parser.add_argument("--format", choices=FORMATS, help="format of --interactions (default: from the suffix)")
     parser.add_argument("--items_format", choices=FORMATS, help="format of --items (default: from the suffix)")
-    add_protocol_arguments(parser, SessionProtocol())
+    session_protocol.add_protocol_arguments(parser, SessionProtocol())
     parser.add_argument("--time_format", default="auto",
                         help="auto (numbers are epoch seconds, other text ISO 8601), epoch, epoch_ms, iso, or a "
                              "strptime format such as %%Y%%m%%d; times without a zone are UTC (%(default)s)")
@@ -367,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     columns = Columns(args.session_col, args.item_col, args.time_col, args.item_id_col,
                       tuple(column.strip() for column in args.text_cols.split(",") if column.strip()))
-    protocol = SessionProtocol(**protocol_arguments(args, SessionProtocol))
+    protocol = SessionProtocol(**session_protocol.protocol_arguments(args, SessionProtocol))
     return run_cli_conversion(
         lambda: convert_sessions(args.interactions, args.output_dir, columns, protocol, args.items, args.name,
                                  args.format, args.items_format, args.encoding, args.strict, args.overwrite,
