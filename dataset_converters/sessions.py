@@ -360,12 +360,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     columns = Columns(args.session_col, args.item_col, args.time_col, args.item_id_col,
                       tuple(column.strip() for column in args.text_cols.split(",") if column.strip()))
-    protocol = SessionProtocol(**session_protocol.protocol_arguments(args, SessionProtocol))
-    return run_cli_conversion(
-        lambda: convert_sessions(args.interactions, args.output_dir, columns, protocol, args.items, args.name,
-                                 args.format, args.items_format, args.encoding, args.strict, args.overwrite,
-                                 TimeRule(args.time_format, tuple(args.time_range)), args.keep_duplicates),
-        args.output_dir)
+
+    def convert() -> dict:
+        protocol = SessionProtocol(**session_protocol.protocol_arguments(args, SessionProtocol))
+        return convert_sessions(args.interactions, args.output_dir, columns, protocol, args.items, args.name,
+                                args.format, args.items_format, args.encoding, args.strict, args.overwrite,
+                                TimeRule(args.time_format, tuple(args.time_range)), args.keep_duplicates)
+
+    return run_cli_conversion(convert, args.output_dir)
 
 
 if __name__ == "__main__":
