@@ -197,6 +197,7 @@ DATASET = register(DatasetSpec(
         RawFile("--targets", ("DONT_SHARE_gt_test.parquet", "gt_test_task2.parquet")),
     ),
     convert=convert_from_raw,
+    writes_item_file=False,
     download_hint=f"{M2_PAGE} (task 2 test sessions and their ground truth, DONT_SHARE_gt_test.parquet)",
 ))
 

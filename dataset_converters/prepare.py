@@ -16,10 +16,11 @@ class DatasetNotFoundError(FileNotFoundError):
     """Neither the converted files nor the raw files of a dataset were found."""
 
 
-def benchmark_files(dataset: str, data_path: Path) -> list[Path]:
-    """The files RecBole's ``benchmark_filename`` reads, plus the item text file."""
+def benchmark_files(dataset: str, data_path: Path, with_item_file: bool = True) -> list[Path]:
+    """The files RecBole's ``benchmark_filename`` reads, plus the item text file unless ``with_item_file`` is False."""
     folder = Path(data_path) / dataset
-    return [folder / f"{dataset}.{split}.inter" for split in SPLITS] + [folder / f"{dataset}.item"]
+    inter_files = [folder / f"{dataset}.{split}.inter" for split in SPLITS]
+    return inter_files + [folder / f"{dataset}.item"] if with_item_file else inter_files
 
 
 def find_raw_file(folders: list[Path], raw: RawFile) -> Path | None:
@@ -43,7 +44,7 @@ def ensure_dataset(dataset: str, data_path: Path, raw_data_path: Path | None) ->
     spec = find_dataset(dataset)
     if spec is None:
         return ensure_own_dataset(dataset, Path(data_path))
-    if all(path.is_file() for path in benchmark_files(dataset, data_path)):
+    if all(path.is_file() for path in benchmark_files(dataset, data_path, spec.writes_item_file)):
         return None
     folders = [] if raw_data_path is None else [Path(raw_data_path), Path(raw_data_path) / dataset]
     found = {raw.flag: find_raw_file(folders, raw) for raw in spec.raw_files}
@@ -63,7 +64,7 @@ def ensure_own_dataset(dataset: str, data_path: Path) -> dict | None:
     """A dataset of the user's: its benchmark files as they are, else its plain RecBole `.inter` cut into sessions
     (`dataset_converters.sessions.convert_recbole_inter`), else `DatasetNotFoundError` with the command to run."""
     folder = data_path / dataset
-    if all(path.is_file() for path in benchmark_files(dataset, data_path)[:len(SPLITS)]):
+    if all(path.is_file() for path in benchmark_files(dataset, data_path, with_item_file=False)):
         return None
     if (folder / f"{dataset}.inter").is_file():
         from dataset_converters.sessions import convert_recbole_inter
@@ -82,7 +83,8 @@ def not_found_message(spec: DatasetSpec, dataset: str, data_path: Path, raw_data
     """What is missing, where to get it, and the exact command that converts it."""
     raw_dir = Path(raw_data_path) if raw_data_path is not None else Path("RAW_DIR")
     required = [raw for raw in spec.raw_files if not raw.optional]
-    missing = ", ".join(str(path) for path in benchmark_files(dataset, data_path) if not path.is_file())
+    missing = ", ".join(str(path) for path in benchmark_files(dataset, data_path, spec.writes_item_file)
+                        if not path.is_file())
     searched = f"in {raw_data_path} (or {raw_dir / dataset})" if raw_data_path is not None else \
         "because raw_data_path is not set"
     needed = "; ".join(f"{raw.flag}: one of {', '.join(raw.names)}" for raw in required)

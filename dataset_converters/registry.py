@@ -36,6 +36,7 @@ class DatasetSpec:
 
     `name` is the dataset name, or with `pattern` a display name such as `kdd_m2_<locale>` for a family of names.
     `module` is the converter's CLI (`python -m <module>`); `command_args(name)` adds the flags a name implies.
+    `writes_item_file` is False for converters without item text (their dataset is complete without `.item`).
     """
 
     name: str
@@ -45,6 +46,7 @@ class DatasetSpec:
     download_hint: str
     pattern: re.Pattern[str] | None = None
     command_args: Callable[[str], list[str]] = field(default=lambda name: [])
+    writes_item_file: bool = True
 
     def matches(self, dataset: str) -> bool:
         """True when `dataset` is this spec's name (or matches its pattern)."""

@@ -91,6 +91,16 @@ def test_breakdown_tables_by_hand(data_path: Path) -> None:
     assert np.allclose(popularity.rows["STAN"], [(1, 1), (1, 0.3), (0.5, 0.125), (0, 0)])
 
 
+def test_breakdown_by_held_out_target(data_path: Path) -> None:
+    (data_path / "toy" / "toy.holdout_items").write_text("Z\nC\n", encoding="utf-8")
+    tables, notes = breakdown_dataset("toy", {"STAN": [record("STAN", RANKS)]}, ["STAN"], data_path)
+    assert notes == [] and [table.title for table in tables][-1] == "target held out of training"
+    cold = tables[-1]
+    # held out: C (rank 25), Z (rank 1000); the other six: ranks 1, 2, 4, 30, 1, 10
+    assert cold.counts == [2, 6]
+    assert np.allclose(cold.rows["STAN"], [(0, 0), (5 / 6, (1 + 1 / 2 + 1 / 4 + 1 + 1 / 10) / 6)])
+
+
 def test_breakdown_refuses_other_data(data_path: Path, tmp_path: Path) -> None:
     by_model = {
         "OTHER": [record("OTHER", RANKS, targets_hash=targets_sha256(["A"] * 8))],

@@ -69,3 +69,15 @@ def test_the_runner_prints_the_converters_summary(tmp_path, capsys, monkeypatch)
     assert "dataset ml-100k: #train" in printed and "no bad input records" in printed
     prepare_dataset(SemSRConfig("NISER", "ml-100k", config_dict={"data_path": str(tmp_path / "data")}))
     assert capsys.readouterr().out == ""
+
+
+def test_a_converted_dataset_without_item_text_is_found(tmp_path):
+    """m2_task2 has no item text: its three split files are the whole dataset, nothing is asked for or converted."""
+    for path in prepare.benchmark_files("m2_task2", tmp_path, with_item_file=False):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("session_id:token\titem_id_list:token_seq\titem_id:token\n")
+    assert ensure_dataset("m2_task2", tmp_path, raw_data_path=None) is None
+    (tmp_path / "m2_task2" / "m2_task2.test.inter").unlink()
+    with pytest.raises(DatasetNotFoundError, match="m2_task2.test.inter") as error:
+        ensure_dataset("m2_task2", tmp_path, raw_data_path=None)
+    assert "m2_task2.item" not in str(error.value)

@@ -14,6 +14,8 @@ Computed from the stored per-sample ranks and the dataset's atomic files (``<dat
     less than a third of all training targets, *middle* when they hold less than two thirds, *tail* otherwise. Each
     bucket is a range of popularity (items of equal popularity share a bucket), and head and middle each hold about
     a third of the training targets (at least a third, for head).
+* Held-out target (cold start): where the converter held items out of training (``--holdout_items``; their ids in
+  ``<dataset>.holdout_items``), whether the sample's target is one of them.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ BREAKDOWN_K = 20
 PREFIX_EDGES = (1, 2, 3, 5, 10)
 PREFIX_LABELS = ("1", "2", "3–4", "5–9", "≥10")
 POPULARITY_LABELS = ("head", "middle", "tail", "unseen")
+HOLDOUT_LABELS = ("held-out target", "other targets")
 METRICS = (f"recall@{BREAKDOWN_K}", f"mrr@{BREAKDOWN_K}")
 
 
@@ -88,6 +91,16 @@ def item_popularity_buckets(training_targets: list[str]) -> dict[str, int]:
     return {item: bucket_of_count[count] for item, count in counts.items()}
 
 
+def read_holdout_items(path: Path) -> set[str]:
+    """The converter's ``<dataset>.holdout_items``: one item id per line."""
+    return {line for line in path.read_text(encoding="utf-8").splitlines() if line}
+
+
+def holdout_buckets(held_out: set[str], targets: list[str]) -> np.ndarray:
+    """Index into HOLDOUT_LABELS of each target: 0 when it was held out of training, 1 otherwise."""
+    return np.asarray([0 if target in held_out else 1 for target in targets], dtype=np.int64)
+
+
 def popularity_buckets(training_targets: list[str], targets: list[str]) -> np.ndarray:
     """Index into POPULARITY_LABELS of each target; ``unseen`` when it is no training sample's target."""
     buckets = item_popularity_buckets(training_targets)
@@ -108,8 +121,8 @@ class BucketTable:
 
 def breakdown_dataset(dataset: str, by_model: dict[str, list[dict[str, Any]]], models: list[str],
                       data_path: Path) -> tuple[list[BucketTable], list[str]]:
-    """The prefix-length and popularity tables of ``models`` (those present) on one dataset, and the notes on
-    what was left out."""
+    """The prefix-length and popularity tables (and the held-out-target table where the dataset holds items out)
+    of ``models`` (those present) on one dataset, and the notes on what was left out."""
     folder = Path(data_path) / dataset
     try:
         test = read_atomic_split(folder / f"{dataset}.test.inter")
@@ -121,6 +134,10 @@ def breakdown_dataset(dataset: str, by_model: dict[str, list[dict[str, Any]]], m
         BucketTable(dataset, "target's training popularity", POPULARITY_LABELS, []),
     ]
     assignments = [prefix_length_buckets(test.prefix_lengths), popularity_buckets(train.targets, test.targets)]
+    holdout_file = folder / f"{dataset}.holdout_items"
+    if holdout_file.is_file():
+        tables.append(BucketTable(dataset, "target held out of training", HOLDOUT_LABELS, []))
+        assignments.append(holdout_buckets(read_holdout_items(holdout_file), test.targets))
     for table, buckets in zip(tables, assignments):
         table.counts = np.bincount(buckets, minlength=len(table.labels)).tolist()
     test_hash, notes = targets_sha256(test.targets), []
