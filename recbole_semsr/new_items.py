@@ -103,3 +103,11 @@ def extend_with_new_items(model: SemanticFusionModel, vectors: torch.Tensor) -> 
     base.item_embedding = nn.Embedding.from_pretrained(rows, freeze=True, padding_idx=0)
     base.n_items = model.n_items = rows.size(0)
     model.train(False)
+
+
+def zero_id_rows(model: SemanticFusionModel, item_ids: torch.Tensor) -> None:
+    """Score known items as new ones: their ID rows in the base model set to zero (`extend_with_new_items`'
+    stand-in), so that they are scored through the LLM side alone; the cached item table is rebuilt."""
+    with torch.no_grad():
+        model.base.item_embedding.weight[item_ids.to(model.base.item_embedding.weight.device)] = 0
+    model.train(False)

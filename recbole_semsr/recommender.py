@@ -35,6 +35,7 @@ from recbole_semsr.new_items import (
     extend_with_new_items,
     read_new_items,
     refuse_new_items,
+    zero_id_rows,
 )
 from recbole_semsr.provenance import (
     PROVENANCE_KEY,
@@ -248,6 +249,19 @@ class Recommender:
             if self.titles is not None:
                 self.titles.update(found.titles)
         return found.report()
+
+    def score_as_new_items(self, item_ids: Iterable[str]) -> int:
+        """Score these known raw ids as items added after training would be (ID rows zero, as in `add_items`): the
+        cold-start evaluation of items held out of training (`bench/cold_start_new_items.py`). SemSR-F models only
+        (`NewItemsUnsupportedError` otherwise). Returns how many of the ids the model knows (the others are left)."""
+        models = [self.base] + ([self.reranker] if self.reranker is not None else [])
+        for rebuilt in models:
+            refuse_new_items(rebuilt.model, rebuilt.config, "items scored as new")
+        known = torch.tensor([self.token_to_id[token] for token in item_ids if token in self.token_to_id],
+                             dtype=torch.long)
+        for rebuilt in models:
+            zero_id_rows(rebuilt.model, known)
+        return len(known)
 
     def describe(self) -> dict[str, Any]:
         """Model, dataset and catalogue size (for logs and the service's health answer)."""

@@ -8,6 +8,7 @@ import pytest
 from recbole_semsr.provenance import CheckpointMismatchError
 from recbole_semsr.quick_start import run
 from conftest import recommend_train_config
+from recbole_semsr.new_items import NewItemsUnsupportedError
 from recbole_semsr.recommender import Recommender, RecommendError
 
 K = 20
@@ -159,6 +160,31 @@ def test_sem_model_ranks_a_new_item_through_the_llm_side_alone(recommend_checkpo
     assert found.scores[found.items.index("50")] != pytest.approx(by_hand, abs=1e-2)
 
 
+def test_known_item_scored_as_new_loses_its_id_row_and_keeps_its_text(recommend_checkpoints):
+    """The cold-start evaluation's stand-in: a trained item scored as if added after training (ID row zero)."""
+    import torch
+
+    from recbole_semsr.model.layers import unit_rows
+
+    recommender = Recommender.load(recommend_checkpoints["SemNISER_F"])
+    session = ["242", "171"]
+    before = recommender.recommend(session, k=recommender.n_items)
+    assert recommender.score_as_new_items(["50", "not-an-item"]) == 1
+    after = recommender.recommend(session, k=recommender.n_items)
+
+    model = recommender.base.model
+    with torch.no_grad():
+        vector = model.session_vector(recommender.interaction([[recommender.token_to_id[t] for t in session]]))
+        llm_side_only = unit_rows(model.fusion.item_projection_l(model.fusion.llm_table[recommender.token_to_id["50"]])[None])
+        by_hand = float(model.logit_scale * (vector * llm_side_only).sum())
+    assert after.scores[after.items.index("50")] == pytest.approx(by_hand, abs=1e-3)
+    assert before.scores[before.items.index("50")] != pytest.approx(by_hand, abs=1e-2)
+    other = next(item for item in before.items if item != "50")
+    assert after.scores[after.items.index(other)] == pytest.approx(before.scores[before.items.index(other)])
+    with pytest.raises(NewItemsUnsupportedError, match="cannot score items without interactions"):
+        Recommender.load(recommend_checkpoints["NISER"]).score_as_new_items(["50"])
+
+
 def test_session_of_new_items_is_scored_from_their_text(recommend_checkpoints, new_items_file):
     recommender = Recommender.load(recommend_checkpoints["SemNISER_F"])
     recommender.add_items(new_items_file)
@@ -192,7 +218,7 @@ def test_sem_models_without_a_text_side_refuse_new_items(model, settings, reason
     import torch
 
     from recbole_semsr.model import MODELS, semsr
-    from recbole_semsr.new_items import NewItemsUnsupportedError, refuse_new_items
+    from recbole_semsr.new_items import refuse_new_items
 
     monkeypatch.setattr(semsr, "load_item_embeddings", lambda config, dataset: torch.randn(10, 8))
     config = {"sem_embedding_file": None, "sem_llm_dim": None, **settings}
