@@ -21,16 +21,19 @@ import time
 from statistics import median
 
 import torch
-import torch_geometric
 from recbole.data import create_dataset, data_preparation
-from torch_geometric.nn import MessagePassing
 
+from recbole_semsr.compat import require_extra
 from recbole_semsr.config import SemSRConfig
 from recbole_semsr.data.session_graph import PackedSessionGraph, build_packed_graph, trim_padding
 from recbole_semsr.model.layers import GatedGraphCell
 from recbole_semsr.quick_start import prepare_dataset
 
 from step_time import first_batches
+
+FEATURE = "bench/graph_layers.py (its torch-geometric rows)"
+torch_geometric = require_extra("torch_geometric", "graph", FEATURE)
+MessagePassing = require_extra("torch_geometric.nn", "graph", FEATURE).MessagePassing
 
 
 class WeightedSum(MessagePassing):
