@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from recbole_semsr.embeddings.encoders import get_encoder
-from recbole_semsr.llm_rec.retrieval import HNSW_CONFIGURATION, ChromaIndex, ExactIndex, encode_quietly, item_vectors
+from recbole_semsr.llm_rec.retrieval import HNSW_CONFIGURATION, ChromaIndex, ExactIndex, encode_quietly
 
 
 def read_titles(meta: Path) -> tuple[list[str], list[str]]:
@@ -77,6 +77,19 @@ def timed_search(index, queries: np.ndarray, k: int, batch: int, repeats: int = 
             hits.extend(index.search(queries[offset:offset + batch], k))
         best = min(best, time.perf_counter() - start)
     return hits, len(queries) / best
+
+
+def item_vectors(encoder, texts: list[str], cache_file: Path | None) -> np.ndarray:
+    """The titles encoded, or read from `cache_file` (`.npy`, written by an earlier run) when its shape fits."""
+    if cache_file is not None and cache_file.is_file():
+        vectors = np.load(cache_file, allow_pickle=False)
+        if vectors.shape == (len(texts), encoder.dim):
+            return vectors
+    vectors = encode_quietly(encoder, texts, batch_size=256)
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache_file, vectors, allow_pickle=False)
+    return vectors
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from recbole_semsr.cli import parse_overrides
 from recbole_semsr.config import SemSRConfig
 from recbole_semsr.embeddings.encoders import build_encoder
 from recbole_semsr.embeddings.loader import configured_encoder, read_item_texts, setting
-from recbole_semsr.embeddings.store import EmbeddingStore, fingerprint
+from recbole_semsr.embeddings.store import EmbeddingStore, cache_fingerprint
 from recbole_semsr.model import get_model
 from recbole_semsr.provenance import data_provenance
 from recbole_semsr.trainer import SemSRTrainer
@@ -50,7 +50,7 @@ def write_random_item_vectors(config: SemSRConfig, seed: int) -> None:
     """Random unit vectors for every item of the `.item` file, cached where `load_item_embeddings` looks."""
     table, template, texts = read_item_texts(config)
     spec = configured_encoder(config)
-    digest = fingerprint(spec.describe(), template.describe(), table.tokens, texts)
+    digest = cache_fingerprint(spec.describe(), template.describe(), table.tokens, texts)
     store = EmbeddingStore(setting(config, "sem_embedding_dir"))
     if store.load(config["dataset"], spec.name, digest) is not None:
         return
