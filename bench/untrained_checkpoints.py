@@ -4,7 +4,7 @@ where training is out of reach (the synthetic 500,000-item Amazon-M2 catalogue o
     python bench/m2_synthetic.py --sessions 1400000 --products 500000 --seed 0 --output_dir /tmp/m2raw
     python -m dataset_converters.kdd_m2 --sessions /tmp/m2raw/sessions_train.csv \
         --products /tmp/m2raw/products_train.csv --locale UK --output_dir /tmp/m2/kdd_m2_uk
-    python bench/untrained_checkpoints.py --dataset kdd_m2_uk --data_path /tmp/m2 --checkpoint_dir /tmp/m2/saved \
+    python bench/untrained_checkpoints.py --dataset kdd_m2_uk --data_path=/tmp/m2 --checkpoint_dir=/tmp/m2/saved \
         --models NISER SemNISER_F VSTAN --random_item_vectors
 
 Builds the dataset and each model exactly as the runner does (`--key=value` overrides as in the runner), then
