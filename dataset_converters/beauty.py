@@ -22,27 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from dataset_converters.common import (
+from dataset_converters import protocol as session_protocol
+from dataset_converters.command_line import run_cli_conversion
+from dataset_converters.download import BEAUTY_PAGE, BEAUTY_URLS
+from dataset_converters.event_times import (
     DEFAULT_TIME_RANGE,
     TIME_OUT_OF_RANGE,
-    ConversionError,
-    ItemFileWriter,
-    ProblemLog,
-    atomic_output_dir,
-    check_encoding,
-    check_output_dir,
-    is_token,
     add_time_range_argument,
-    iter_text_lines,
-    run_cli_conversion,
-    table1_stats,
     time_range_problem,
-    write_stats,
 )
-from dataset_converters.download import BEAUTY_PAGE, BEAUTY_URLS
-from dataset_converters import protocol as session_protocol
+from dataset_converters.problems import ConversionError, ProblemLog
 from dataset_converters.protocol import Event, SessionProtocol
+from dataset_converters.readers import check_encoding, iter_text_lines
 from dataset_converters.registry import DatasetSpec, RawFile, register
+from dataset_converters.stats import table1_stats, write_stats
+from dataset_converters.tokens import is_token
+from dataset_converters.writers import ItemFileWriter, atomic_output_dir, check_output_dir
 
 ITEM_FIELDS = (
     ("item_id", "token"),

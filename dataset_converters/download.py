@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from dataset_converters.common import ConversionError
+from dataset_converters.problems import ConversionError
 
 BEAUTY_BASE = "http://snap.stanford.edu/data/amazon/productGraph/categoryFiles/"
 BEAUTY_URLS = {

@@ -7,10 +7,12 @@ a conversion never depends on the machine's time zone. A value that is not a fin
 """
 from __future__ import annotations
 
+import argparse
 import math
 from datetime import date, datetime, timezone
 
-from dataset_converters.common import DEFAULT_TIME_RANGE, time_range_problem
+DEFAULT_TIME_RANGE = (631_152_000, 2_524_608_000)  # 1990-01-01 .. 2050-01-01 UTC, in unix seconds
+TIME_OUT_OF_RANGE = "timestamp out of range"
 
 TIME_FORMATS = ("auto", "epoch", "epoch_ms", "iso")
 """auto: a number is epoch seconds, other text ISO 8601; epoch / epoch_ms: numbers only; iso: ISO 8601 only. Any
@@ -70,3 +72,19 @@ def _number(value: object, text: str) -> float | None:
 def _utc(moment: datetime) -> datetime:
     """A time without a zone is UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def time_range_problem(seconds: int, time_range: tuple[int, int]) -> str | None:
+    """Why ``seconds`` is not a plausible unix time, or None when it lies inside ``time_range``."""
+    low, high = time_range
+    if low <= seconds <= high:
+        return None
+    return (f"{seconds} is outside [{low}, {high}] (unix seconds{'; milliseconds?' if seconds > high else ''}); "
+            "widen with --time_range MIN MAX")
+
+
+def add_time_range_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--time_range MIN MAX`` flag of the converters that order by time."""
+    parser.add_argument("--time_range", type=int, nargs=2, default=DEFAULT_TIME_RANGE, metavar=("MIN", "MAX"),
+                        help="plausible event times in unix seconds; others are reported and skipped "
+                             f"(default {DEFAULT_TIME_RANGE[0]} {DEFAULT_TIME_RANGE[1]}: 1990-01-01 to 2050-01-01)")

@@ -27,23 +27,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-from dataset_converters.common import (
-    ConversionError,
-    InterFileWriter,
-    ItemFileWriter,
-    ProblemLog,
-    atomic_output_dir,
-    check_encoding,
-    check_output_dir,
-    is_token,
-    iter_csv_records,
-    read_csv_header,
-    run_cli_conversion,
-    table1_stats,
-    write_stats,
-)
+from dataset_converters.command_line import run_cli_conversion
 from dataset_converters.download import M2_PAGE, M2_TARGETS
+from dataset_converters.problems import ConversionError, ProblemLog
+from dataset_converters.readers import check_encoding, iter_csv_records, read_csv_header
 from dataset_converters.registry import DatasetSpec, RawFile, register
+from dataset_converters.stats import table1_stats, write_stats
+from dataset_converters.tokens import is_token
+from dataset_converters.writers import InterFileWriter, ItemFileWriter, atomic_output_dir, check_output_dir
 
 PRODUCT_HEADER = ("id", "locale", "title", "price", "brand", "color", "size", "model", "material", "author", "desc")
 ITEM_FIELDS = (("item_id", "token"), ("title", "token"), ("price", "float")) + tuple(

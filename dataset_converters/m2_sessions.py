@@ -20,23 +20,17 @@ import time
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
-from dataset_converters.common import (
-    ConversionError,
-    ProblemLog,
-    atomic_output_dir,
-    check_output_dir,
-    is_token,
-    iter_csv_records,
-    read_csv_header,
-    run_cli_conversion,
-    table1_stats,
-    write_stats,
-)
+from dataset_converters import protocol as session_protocol
+from dataset_converters.command_line import run_cli_conversion
 from dataset_converters.download import M2_PAGE
 from dataset_converters.kdd_m2 import parse_prev_items, read_targets
-from dataset_converters import protocol as session_protocol
+from dataset_converters.problems import ConversionError, ProblemLog
 from dataset_converters.protocol import Event, SessionProtocol
+from dataset_converters.readers import iter_csv_records, read_csv_header
 from dataset_converters.registry import DatasetSpec, RawFile, register
+from dataset_converters.stats import table1_stats, write_stats
+from dataset_converters.tokens import is_token
+from dataset_converters.writers import atomic_output_dir, check_output_dir
 
 DEFAULT_LOCALES = ("ES", "FR", "IT")
 NO_TIMES = "not applicable: each session is an ordered list of items, without times"

@@ -18,26 +18,17 @@ import numpy as np
 import pandas as pd
 import recbole
 
-from dataset_converters.common import (
+from dataset_converters.event_times import (
     DEFAULT_TIME_RANGE,
     TIME_OUT_OF_RANGE,
-    ItemFileWriter,
-    ProblemLog,
     add_time_range_argument,
-    atomic_output_dir,
-    format_stats,
-    table1_stats,
     time_range_problem,
-    write_stats,
 )
-from dataset_converters.protocol import (
-    TIE_ORDERS,
-    Event,
-    SessionProtocol,
-    build_sessions,
-    split_and_write,
-)
+from dataset_converters.problems import ProblemLog
+from dataset_converters.protocol import TIE_ORDERS, Event, SessionProtocol, build_sessions, split_and_write
 from dataset_converters.registry import DatasetSpec, register
+from dataset_converters.stats import format_stats, table1_stats, write_stats
+from dataset_converters.writers import ItemFileWriter, atomic_output_dir
 
 RECBOLE_ML100K = Path(recbole.__file__).resolve().parent / "dataset_example" / "ml-100k"
 ITEM_FIELDS = (("item_id", "token"), ("title", "token_seq"), ("release_year", "token"), ("genres", "token_seq"))

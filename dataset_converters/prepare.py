@@ -2,14 +2,19 @@
 
 `ensure_dataset` looks the dataset up in the registry (`dataset_converters.registry`): it is a no-op when the
 benchmark files exist; converts when the declared raw files are found in `raw_data_path`; otherwise raises
-`DatasetNotFoundError` naming the files, where to download them, and the command.
+`DatasetNotFoundError` naming the files, where to download them, and the command. A conversion that cannot go on
+raises `ConversionError`. This module is the converters' interface to the package core (the runner, `llm_rec`,
+the command lines): the core imports no other converter module.
 """
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
 
+from dataset_converters.problems import ConversionError
 from dataset_converters.registry import SPLITS, DatasetSpec, RawFile, find_dataset
+
+__all__ = ["ConversionError", "DatasetNotFoundError", "conversion_summary", "ensure_dataset"]
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -37,7 +42,7 @@ def find_raw_file(folders: list[Path], raw: RawFile) -> Path | None:
 def ensure_dataset(dataset: str, data_path: Path, raw_data_path: Path | None) -> dict | None:
     """Convert ``dataset`` into ``data_path/<dataset>`` from ``raw_data_path`` unless its files already exist.
 
-    Returns the converter's stats when it converted (print them with `dataset_converters.common.format_stats`),
+    Returns the converter's stats when it converted (print them with `dataset_converters.stats.format_stats`),
     None when there was nothing to do. A dataset no converter declares needs its benchmark files (written by
     `python -m dataset_converters.sessions`), or a plain RecBole `<dataset>.inter`, which is cut into sessions.
     """
@@ -55,7 +60,7 @@ def ensure_dataset(dataset: str, data_path: Path, raw_data_path: Path | None) ->
 
 def conversion_summary(dataset: str, folder: Path, stats: dict) -> str:
     """What `ensure_dataset` converted, as the converter CLIs print it (counts, removals, bad records)."""
-    from dataset_converters.common import format_stats
+    from dataset_converters.stats import format_stats
 
     return f"converted {dataset} into {folder}:\n{format_stats(stats)}"
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
-from dataset_converters.common import ConversionError, InterFileWriter, ProblemLog
+from dataset_converters.problems import ConversionError, ProblemLog
 from dataset_converters.registry import SPLITS
+from dataset_converters.writers import InterFileWriter
 
 TIE_ORDERS = ("random", "file")
 SPLIT_BY = ("session", "time")

@@ -29,26 +29,15 @@ from typing import Iterator, Sequence
 
 import yaml
 
-from dataset_converters.common import (
-    DEFAULT_TIME_RANGE,
-    ConversionError,
-    ItemFileWriter,
-    ProblemLog,
-    atomic_output_dir,
-    check_encoding,
-    check_output_dir,
-    add_time_range_argument,
-    is_token,
-    iter_text_lines,
-    loadable_token,
-    read_delimited_records,
-    run_cli_conversion,
-    table1_stats,
-    write_stats,
-)
-from dataset_converters.event_times import check_time_format, parse_time
 from dataset_converters import protocol as session_protocol
+from dataset_converters.command_line import run_cli_conversion
+from dataset_converters.event_times import DEFAULT_TIME_RANGE, add_time_range_argument, check_time_format, parse_time
+from dataset_converters.problems import ConversionError, ProblemLog
 from dataset_converters.protocol import Event, SessionProtocol
+from dataset_converters.readers import check_encoding, iter_text_lines, read_delimited_records
+from dataset_converters.stats import table1_stats, write_stats
+from dataset_converters.tokens import is_token, loadable_token
+from dataset_converters.writers import ItemFileWriter, atomic_output_dir, check_output_dir
 
 FORMATS = ("csv", "tsv", "parquet", "jsonl")
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".inter": "tsv", ".item": "tsv",

@@ -5,10 +5,10 @@ import argparse
 import sys
 from typing import Any
 
-from dataset_converters.common import ConversionError
+from dataset_converters.prepare import ConversionError
 from recbole_semsr import defaults
-from recbole_semsr.defaults import ConfigFileError
 from recbole_semsr.config import DatasetNameError, parse_overrides, split_config_files
+from recbole_semsr.defaults import ConfigFileError
 from recbole_semsr.embeddings.errors import EmbeddingError
 from recbole_semsr.model import UnknownModelError, get_model
 from recbole_semsr.preflight import ConfigValueError, OutputLocationError, check_writable_file

@@ -10,9 +10,9 @@ from typing import Any
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_logger, init_seed
 
-from dataset_converters.common import write_json
 from recbole_semsr.config import SemSRConfig, checked_config, plain_config
 from recbole_semsr.hybrid import choose_weight, evaluate_hybrid, hybrid_name
+from recbole_semsr.io import write_json
 from recbole_semsr.list_metrics import training_popularity
 from recbole_semsr.model import get_model
 from recbole_semsr.preflight import ConfigValueError

@@ -11,7 +11,7 @@ import pytest
 
 import recbole_semsr  # noqa: F401  (applies the dependency fixes before RecBole is used)
 from dataset_converters.beauty import BeautyProtocol, convert_beauty, main
-from dataset_converters.common import ConversionError
+from dataset_converters.problems import ConversionError
 
 REPO = Path(__file__).resolve().parents[1]
 # min_item_freq 2, users with >= 3 events, sessions keep 4 items, one user per split; ties in file order (the hand

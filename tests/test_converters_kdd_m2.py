@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import recbole_semsr  # noqa: F401  (applies the dependency fixes before RecBole is used)
-from dataset_converters.common import ConversionError
+from dataset_converters.problems import ConversionError
 from dataset_converters.kdd_m2 import M2Options, convert_kdd_m2, main, parse_prev_items
 from dataset_converters.prepare import DatasetNotFoundError, ensure_dataset
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dataset_converters.common import ConversionError
+from dataset_converters.problems import ConversionError
 from dataset_converters.m2_sessions import convert_m2_sessions
 from dataset_converters.protocol import SessionProtocol
 

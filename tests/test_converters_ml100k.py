@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from dataset_converters import ml100k
-from dataset_converters.common import ConversionError
+from dataset_converters.problems import ConversionError
 from dataset_converters.prepare import ensure_dataset
 from dataset_converters.protocol import SessionProtocol, build_sessions
 

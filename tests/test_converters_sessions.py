@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from dataset_converters import sessions
-from dataset_converters.common import ProblemLog, iter_csv_records
+from dataset_converters.problems import ProblemLog
+from dataset_converters.readers import iter_csv_records
 from dataset_converters.kdd_m2 import parse_prev_items
 from recbole_semsr.embeddings import ItemFileError
 from recbole_semsr.quick_start import run

@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 from dataset_converters import sessions
-from dataset_converters.common import ConversionError, atomic_output_dir, run_cli_conversion, terminate_as_interrupt
+from dataset_converters.command_line import run_cli_conversion, terminate_as_interrupt
+from dataset_converters.problems import ConversionError
+from dataset_converters.writers import atomic_output_dir
 from dataset_converters.event_times import parse_time
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,11 +1,11 @@
-"""The one JSON writer (`dataset_converters.common.write_json`) used by results, stats, reports and the store."""
+"""The one JSON writer (`recbole_semsr.io.write_json`) used by results, stats, reports and the store."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from dataset_converters.common import write_json
+from recbole_semsr.io import write_json
 
 
 def test_write_json_creates_folders_and_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
@@ -17,7 +17,7 @@ def test_write_json_creates_folders_and_keeps_the_old_file_when_writing_fails(tm
     def broken_replace(source, destination):
         raise OSError("disk full")
 
-    monkeypatch.setattr("dataset_converters.common.os.replace", broken_replace)
+    monkeypatch.setattr("recbole_semsr.io.os.replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_json(target, {"n": 2})
     assert json.loads(target.read_text(encoding="utf-8"))["n"] == 1
@@ -29,7 +29,7 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     import os
     import stat
 
-    from dataset_converters.common import write_json
+    from recbole_semsr.io import write_json
 
     old = os.umask(0o022)
     try:

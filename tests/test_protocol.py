@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dataset_converters.beauty import BeautyProtocol, convert_beauty
-from dataset_converters.common import ConversionError
+from dataset_converters.problems import ConversionError
 from dataset_converters.protocol import (
     Event,
     SessionProtocol,

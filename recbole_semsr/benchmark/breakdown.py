@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from dataset_converters.common import INTER_HEADER
 from recbole_semsr.benchmark.significance import UnusableRanks, row_sample_values
+from recbole_semsr.io import INTER_HEADER
 from recbole_semsr.provenance import file_sha256
 from recbole_semsr.sample_ranks import targets_sha256
 

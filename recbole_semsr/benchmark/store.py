@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataset_converters.common import write_json
+from recbole_semsr.io import write_json
 
 REQUIRED_KEYS = ("model", "dataset", "test_result")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")

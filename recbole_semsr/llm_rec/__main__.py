@@ -15,24 +15,18 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from dataset_converters.common import ConversionError, write_json
-from dataset_converters.prepare import conversion_summary, ensure_dataset
+from dataset_converters.prepare import ConversionError, conversion_summary, ensure_dataset
 from recbole_semsr.compat import MissingExtraError
 from recbole_semsr.config import DatasetNameError, check_dataset_name, dataset_settings
 from recbole_semsr.defaults import ConfigFileError
 from recbole_semsr.embeddings.encoders import build_encoder
 from recbole_semsr.embeddings.errors import EmbeddingError
 from recbole_semsr.embeddings.loader import configured_encoder, item_embeddings_for_config, read_item_texts
+from recbole_semsr.io import write_json
 from recbole_semsr.llm_rec.backends import BackendError, CachedGenerator, GenerationCache, make_backend
 from recbole_semsr.llm_rec.data import AtomicFileError, item_titles, most_recent, read_sessions
 from recbole_semsr.llm_rec.evaluate import DEFAULT_TOPK, RunStats, evaluate_llm, result_record
-from recbole_semsr.llm_rec.prompts import (
-    PromptTemplate,
-    TemplateError,
-    add_rationales,
-    draw_examples,
-    load_template,
-)
+from recbole_semsr.llm_rec.prompts import PromptTemplate, TemplateError, add_rationales, draw_examples, load_template
 from recbole_semsr.llm_rec.retrieval import build_index, chromadb_module
 from recbole_semsr.preflight import ConfigValueError
 

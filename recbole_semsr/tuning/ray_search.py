@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from dataset_converters.common import write_json
+from recbole_semsr.io import write_json
 from recbole_semsr.ray_cluster import RayResources, connect_ray, pin_assigned_gpus, visible_gpu_config
 from recbole_semsr.tuning.params import ParamSpec
 
