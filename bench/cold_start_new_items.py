@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from recbole_semsr.config import dataset_dir
 from recbole_semsr.recommender import Recommender
 
 BUCKETS = ("held-out target", "other targets", "all")
@@ -77,7 +78,7 @@ def bucket_metrics(ranks: np.ndarray, held_out: np.ndarray, k: int) -> dict[str,
 def measure(checkpoint: str, k: int, batch: int) -> tuple[dict, dict]:
     """{(scoring, masking): bucket metrics} for one checkpoint, and the sample counts."""
     recommender = Recommender.load(checkpoint)
-    folder = Path(recommender.config["data_path"])
+    folder = dataset_dir(recommender.config)
     samples, held = read_test_samples(folder), read_held_out(folder)
     held_out = np.array([target in held for _, target in samples])
     results = {}

@@ -32,6 +32,7 @@ from statistics import median
 import numpy as np
 import torch
 
+from recbole_semsr.config import dataset_dir
 from recbole_semsr.recommender import Recommender, padded
 from recbole_semsr.rerank import mask_session_items
 
@@ -56,7 +57,7 @@ def test_sessions(recommender: Recommender, count: int, seed: int) -> list[list[
     """`count` session prefixes (raw ids) drawn with `seed` from the checkpoint's test file, with replacement
     when the file holds fewer."""
     config = recommender.config
-    path = Path(config["data_path"]) / f"{config['dataset']}.test.inter"
+    path = dataset_dir(config) / f"{config['dataset']}.test.inter"
     lines = path.read_text(encoding="utf-8").splitlines()[1:]
     sessions = [line.split("\t")[1].split(" ") for line in lines]
     rng = random.Random(seed)

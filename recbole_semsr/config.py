@@ -116,6 +116,17 @@ class SemSRConfig(Config):
             self.final_config_dict["data_path"] = os.path.join(external_data_path, self.dataset)
 
 
+def dataset_dir(config: Any) -> Path:
+    """The dataset's own folder, `<dataset_root>/<dataset>`: `data_path` as RecBole resolves it (it appends the
+    dataset name), in a `SemSRConfig` or in `dataset_settings`."""
+    return Path(config["data_path"])
+
+
+def dataset_root(config: Any) -> Path:
+    """The folder that holds the dataset folders: the `data_path` the user set, before the dataset name."""
+    return dataset_dir(config).parent
+
+
 def checked_config(model: str | type, dataset: str, config_file_list: list[str] | None = None,
                    config_dict: dict[str, Any] | None = None,
                    sources: dict[str, str] | None = None) -> SemSRConfig:

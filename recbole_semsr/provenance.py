@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from recbole_semsr.compat import safe_torch_load
+from recbole_semsr.config import dataset_dir
 
 logger = logging.getLogger(__name__)
 PROVENANCE_KEY = "data"
@@ -38,7 +39,7 @@ def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
 def atomic_files(config: Any) -> list[Path]:
     """The interaction files RecBole reads for this run: ``<dataset>.<part>.inter`` per benchmark part, else
     ``<dataset>.inter``."""
-    folder, name = Path(config["data_path"]), config["dataset"]
+    folder, name = dataset_dir(config), config["dataset"]
     parts = config["benchmark_filename"] or []
     return [folder / f"{name}.{part}.inter" for part in parts] if parts else [folder / f"{name}.inter"]
 

@@ -10,7 +10,7 @@ from typing import Any
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_logger, init_seed
 
-from recbole_semsr.config import SemSRConfig, checked_config, plain_config
+from recbole_semsr.config import SemSRConfig, checked_config, dataset_dir, dataset_root, plain_config
 from recbole_semsr.hybrid import choose_weight, evaluate_hybrid, hybrid_name
 from recbole_semsr.io import write_json
 from recbole_semsr.list_metrics import training_popularity
@@ -246,10 +246,9 @@ def prepare_dataset(config: SemSRConfig) -> None:
     converter's summary (counts, removals, bad records) as its own command line does."""
     from dataset_converters.prepare import conversion_summary, ensure_dataset
 
-    dataset_dir = Path(config["data_path"])
-    stats = ensure_dataset(config["dataset"], dataset_dir.parent, Path(config["raw_data_path"]))
+    stats = ensure_dataset(config["dataset"], dataset_root(config), Path(config["raw_data_path"]))
     if stats is not None:
-        print(conversion_summary(config["dataset"], dataset_dir, stats), flush=True)
+        print(conversion_summary(config["dataset"], dataset_dir(config), stats), flush=True)
 
 
 def check_topk(config: SemSRConfig, n_items: int) -> None:

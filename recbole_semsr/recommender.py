@@ -23,7 +23,7 @@ from recbole.data import create_dataset
 from recbole.data.interaction import Interaction
 from recbole.utils import init_seed
 
-from recbole_semsr.config import SemSRConfig, plain_config
+from recbole_semsr.config import SemSRConfig, dataset_dir, plain_config
 from recbole_semsr.data.training_sessions import training_sessions
 from recbole_semsr.embeddings.item_text import config_value
 from recbole_semsr.embeddings.loader import item_file_path, read_item_table
@@ -267,7 +267,7 @@ class Recommender:
         """Model, dataset and catalogue size (for logs and the service's health answer)."""
         return {"model": self.model_name, "dataset": self.config["dataset"], "n_items": self.n_items,
                 "new_items": len(self.tokens) - self.n_trained_items,
-                "checkpoint": str(self.base.checkpoint), "data_folder": str(self.config["data_path"])}
+                "checkpoint": str(self.base.checkpoint), "data_folder": str(dataset_dir(self.config))}
 
 
 def padded(sessions: list[list[int]]) -> torch.Tensor:

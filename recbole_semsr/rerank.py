@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import yaml
 
-from recbole_semsr.config import SemSRConfig, package_yaml_files
+from recbole_semsr.config import SemSRConfig, dataset_root, package_yaml_files
 from recbole_semsr.model import get_model
 from recbole_semsr.provenance import check_checkpoint_data, data_provenance, load_weights, read_checkpoint
 
@@ -108,8 +108,8 @@ def load_reranker(checkpoint: str | Path, config: SemSRConfig, dataset,
     model_class = get_model(saved_config["model"])
     own_keys = model_yaml_keys(model_class, config["dataset"])
     overrides = {key: saved_config[key] for key in own_keys if key in saved_config}
-    rebuilt = SemSRConfig(model_class, config["dataset"], config_dict={**overrides, "data_path":
-                                                                         str(Path(config["data_path"]).parent)})
+    rebuilt = SemSRConfig(model_class, config["dataset"],
+                          config_dict={**overrides, "data_path": str(dataset_root(config))})
     reranker = model_class(rebuilt, dataset).to(config["device"])
     load_weights(reranker, state["state_dict"], checkpoint)
     if reranker.n_items != dataset.item_num:

@@ -1,6 +1,7 @@
 """A simpler core (issue 25): lower layers import no higher one, checked in a fresh interpreter."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +29,14 @@ def test_dataset_settings_need_no_model(ml100k_slice):
     shared = ("data_path", "dataset", "sem_text_template", "sem_embedding_dir", "field_separator", "ITEM_ID_FIELD")
     assert {key: settings[key] for key in shared} == {key: config[key] for key in shared}
     assert settings["sem_batch_size"] == 8 and "embedding_size" not in settings
+
+
+def test_dataset_root_and_dataset_dir_undo_recboles_appended_name_once(ml100k_slice):
+    from recbole_semsr.config import SemSRConfig, dataset_dir, dataset_root, dataset_settings
+    from recbole_semsr.model import get_model
+
+    config = SemSRConfig(get_model("NISER"), "ml-100k", config_dict={"data_path": str(ml100k_slice)})
+    settings = dataset_settings("ml-100k", config_dict={"data_path": str(ml100k_slice)})
+    for resolved in (config, settings):
+        assert dataset_root(resolved) == ml100k_slice
+        assert dataset_dir(resolved) == ml100k_slice / "ml-100k"

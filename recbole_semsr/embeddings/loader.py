@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from recbole_semsr import defaults
+from recbole_semsr.config import dataset_dir
 from recbole_semsr.embeddings.encoders import EncoderSpec, build_encoder, encoder_spec
 from recbole_semsr.embeddings.errors import (
     EmbeddingDimensionError,
@@ -44,8 +45,8 @@ def setting(config: Any, key: str) -> Any:
 
 
 def item_file_path(config: Any) -> Path:
-    """`<data_path>/<dataset>.item` (RecBole's resolved `data_path` already ends in the dataset folder)."""
-    return Path(config["data_path"]) / f"{config['dataset']}.item"
+    """`<dataset_dir>/<dataset>.item`."""
+    return dataset_dir(config) / f"{config['dataset']}.item"
 
 
 def read_item_texts(config: Any) -> tuple[ItemTable, ItemTextTemplate, list[str]]:
