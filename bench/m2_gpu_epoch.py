@@ -95,8 +95,9 @@ def prepare_dataset(work_dir: Path, sessions: int, products: int, seed: int) -> 
 def run_config(prepared: Prepared, args: argparse.Namespace):
     """The SemNISER_F config of this benchmark (paper sizes; the random vectors as the LLM table)."""
     from recbole_semsr.config import SemSRConfig
+    from recbole_semsr.model import get_model
 
-    return SemSRConfig(MODEL, DATASET, None, {
+    return SemSRConfig(get_model(MODEL), DATASET, None, {
         "data_path": str(prepared.data_path), "checkpoint_dir": str(prepared.root / "saved"),
         "sem_embedding_dir": str(prepared.root / "sem_embeddings"), "sem_encoder": "sentence-transformers",
         "sem_model_path": RANDOM_VECTORS_MODEL, "sem_embedding_size": args.d2, "train_batch_size": args.batch,

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import ast
 import enum
-import importlib
 import json
 import os
 from pathlib import Path
@@ -20,17 +19,9 @@ from recbole_semsr.preflight import check_config, check_setting_names, check_val
 PROPERTIES_DIR = properties_dir()
 RECBOLE_PROPERTIES_DIR = recbole_properties_dir()
 PACKAGE_MODELS: dict[str, type] = {}
-"""This package's model classes by name, filled in by the registry (`recbole_semsr.model`) when it is imported:
-the config sits below the models and imports none of them at import time."""
-MODEL_REGISTRY = "recbole_semsr.model"
-
-
-def package_models() -> dict[str, type]:
-    """`PACKAGE_MODELS`, loading the registry first when nothing has imported it yet (a library caller that builds
-    `SemSRConfig("NISER", ...)` directly)."""
-    if not PACKAGE_MODELS:
-        importlib.import_module(MODEL_REGISTRY)
-    return PACKAGE_MODELS
+"""This package's model classes by name, registered by the model registry (`recbole_semsr.model`) when it is
+imported: the config sits below the models and never imports them. A caller that names a model of this package
+has imported the registry (`get_model`), or passes the model class."""
 
 
 class DatasetNameError(ValueError):
@@ -53,7 +44,7 @@ def check_dataset_name(dataset: str) -> None:
 
 
 class SemSRConfig(Config):
-    """Config whose model lookup tries this package's models (`PACKAGE_MODELS`) first, then RecBole's own models.
+    """Config whose model lookup tries this package's registered models (`PACKAGE_MODELS`) first, then RecBole's.
 
     YAML order (later wins): RecBole's defaults, `properties/overall.yaml`, `properties/model/<Model>.yaml`,
     `properties/dataset/<dataset>.yaml`, then the user's `config_file_list`, `config_dict`.
@@ -91,7 +82,7 @@ class SemSRConfig(Config):
     def _get_model_and_dataset(self, model, dataset):
         check_dataset_name(dataset)
         if isinstance(model, str):
-            model = package_models().get(model, model)
+            model = PACKAGE_MODELS.get(model, model)
         return super()._get_model_and_dataset(model, dataset)
 
     def _load_internal_config_dict(self, model, model_class, dataset) -> None:

@@ -14,6 +14,7 @@ from recbole_semsr.llm_rec.data import AtomicFileError, SessionSample, item_titl
 from recbole_semsr.llm_rec.evaluate import evaluate_llm, ranking_metrics
 from recbole_semsr.llm_rec.prompts import load_template
 from recbole_semsr.llm_rec.retrieval import ExactIndex
+from recbole_semsr.model import get_model
 
 
 def test_ranking_metrics_follow_recbole_recall_and_mrr():
@@ -111,7 +112,7 @@ def test_cli_writes_the_runner_result_json_and_a_second_run_makes_no_llm_calls(t
     for record in (first, second):
         assert {key: record["test_result"][key] for key in expected} == expected
     assert (second["config"]["backend_calls"], second["config"]["cache_hits"]) == (0, 3)
-    sem_config = SemSRConfig("SemNISER_F", "toy", config_dict={
+    sem_config = SemSRConfig(get_model("SemNISER_F"), "toy", config_dict={
         "data_path": str(toy_dataset / "data"), "sem_embedding_dir": str(toy_dataset / "vectors")})
     assert item_embeddings_for_config(sem_config).reused, "llm_rec encoded the Sem models' text into their store"
     written = json.loads(result_file.read_text())
@@ -151,7 +152,7 @@ def test_llm_rec_and_the_embedding_store_give_identical_text_for_an_item(toy_dat
     item_file.write_text(ITEM_FILE.replace("Red Lipstick Matte", "Red &amp;  Lipstick\u00a0Matte"), encoding="utf-8")
     args = parse_args(["--dataset=toy", f"--data_path={toy_dataset / 'data'}"])
     table, _, llm_texts = read_item_texts(item_settings(args))
-    sem_config = SemSRConfig("SemNISER_F", "toy", config_dict={"data_path": str(toy_dataset / "data")})
+    sem_config = SemSRConfig(get_model("SemNISER_F"), "toy", config_dict={"data_path": str(toy_dataset / "data")})
     _, _, store_texts = read_item_texts(sem_config)
     assert llm_texts == store_texts and store_texts[0] == "Red & Lipstick Matte; Brand: A"
     assert item_titles(table)["i1"] == "Red & Lipstick Matte" and item_titles(table)["i6"] == ""
