@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from logging import getLogger
 from pathlib import Path
 from statistics import mean
@@ -36,16 +37,65 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
 
     With `model_file` set in the config, the saved model is evaluated instead of trained (epochs = 0); it must
     have been trained on the same data (`recbole_semsr.provenance`) unless `allow_split_mismatch` is set.
-    With `epochs` 0 the untrained model is evaluated. Returns the result record (see docs/architecture.md): model,
-    dataset, best_valid_result, test_result (None when `evaluate_test` is False), seconds_per_epoch (None without
-    training), eval_seconds, epochs, checkpoint, data (the data fingerprint), config, and split_mismatch when a
-    mismatch was allowed. Ctrl-C while training raises `RunInterrupted` naming the checkpoint kept.
+    With `epochs` 0 the untrained model is evaluated. With `rerank_with` (a checkpoint, or a model name trained first
+    with the same settings) the record is the "+" row's; with `hybrid_with` the hybrid's. Returns the result record
+    (see docs/architecture.md): model, dataset, best_valid_result, test_result (None when `evaluate_test` is False),
+    seconds_per_epoch (None without training), eval_seconds, epochs, checkpoint, data (the data fingerprint), config,
+    and split_mismatch when a mismatch was allowed. Ctrl-C while training raises `RunInterrupted` naming the
+    checkpoint kept.
     """
     config = checked_config(model, dataset, config_file_list, config_dict)
     if config["rerank_with"]:
         rerank_source(str(config["rerank_with"]))
     if config["hybrid_with"]:
         check_hybrid_settings(config)
+    reranker_checkpoint = (reranker_checkpoint_for(config, config_file_list, config_dict)
+                           if config["rerank_with"] else None)
+    trained = train_and_evaluate(config, evaluate_test)
+    result = trained.result
+    if reranker_checkpoint is not None:
+        reranker = load_reranker(reranker_checkpoint, config, trained.train_dataset, trained.mismatches)
+        result = reranked_result(trained, reranker, reranker_checkpoint)
+    if config["hybrid_with"]:
+        other = load_reranker(config["hybrid_with"], config, trained.train_dataset, trained.mismatches)
+        result = hybrid_result(trained, other)
+    if trained.mismatches:
+        result = {**result, "split_mismatch": {"allowed_by": "allow_split_mismatch",
+                                               "differences": trained.mismatches}}
+    getLogger().info(f"best valid: {result['best_valid_result']}")
+    getLogger().info(f"test: {result['test_result']}")
+    return result
+
+
+def reranker_checkpoint_for(config: SemSRConfig, config_file_list: list[str] | None,
+                            config_dict: dict | None) -> str:
+    """The checkpoint of the "+" row's reranker: `rerank_with` itself when it is a file, else the checkpoint of the
+    model it names, trained (validation only) with this run's settings, `rerank_with` left out."""
+    kind, source = rerank_source(str(config["rerank_with"]))
+    if kind == "checkpoint":
+        return str(source)
+    overrides = {key: value for key, value in (config_dict or {}).items() if key != "rerank_with"}
+    reranker_config = checked_config(source, config["dataset"], config_file_list, overrides)
+    return train_and_evaluate(reranker_config, evaluate_test=False).result["checkpoint"]
+
+
+@dataclass
+class TrainedRun:
+    """One model trained (or loaded) and evaluated: its result record, and what a "+" row or a hybrid evaluates
+    it with again."""
+
+    config: SemSRConfig
+    result: dict[str, Any]
+    model: Any
+    train_dataset: Any
+    valid_data: Any
+    test_data: Any
+    mismatches: list[str] = field(default_factory=list)
+
+
+def train_and_evaluate(config: SemSRConfig, evaluate_test: bool = True) -> TrainedRun:
+    """Train `config`'s model (or evaluate its `model_file`) and evaluate it: the record of `run` without the "+"
+    and hybrid settings."""
     init_seed(config["seed"], config["reproducibility"])
     start_run_log(config)
     logger = getLogger()
@@ -89,16 +139,7 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     }
     if test_result is not None:
         result["test_ranks"] = stored_full_ranks(trainer.last_eval_ranks, eval_targets_hash(test_data))
-    if config["rerank_with"]:
-        add_reranked_results(result, trainer.model, config, train_data._dataset, valid_data, test_data,
-                             config_file_list, config_dict, mismatches)
-    if config["hybrid_with"]:
-        add_hybrid_results(result, trainer.model, config, train_data._dataset, valid_data, test_data, mismatches)
-    if mismatches:
-        result["split_mismatch"] = {"allowed_by": "allow_split_mismatch", "differences": mismatches}
-    logger.info(f"best valid: {result['best_valid_result']}")
-    logger.info(f"test: {result['test_result']}")
-    return result
+    return TrainedRun(config, result, trainer.model, train_data._dataset, valid_data, test_data, mismatches)
 
 
 _run_log_handlers: list[logging.Handler] = []
@@ -160,33 +201,26 @@ def evaluate_saved_model(trainer: SemSRTrainer, model_file: str, valid_data, mis
     return trainer.evaluate(valid_data, load_best_model=True, show_progress=config["show_progress"])
 
 
-def add_reranked_results(result: dict[str, Any], model, config: SemSRConfig, train_dataset, valid_data, test_data,
-                         config_file_list: list[str] | None, config_dict: dict | None,
-                         mismatches: list[str]) -> None:
-    """Turn `result` into the "+" variant's: metrics of `model`'s top-K lists reordered by the reranker.
-
-    `rerank_with` is a runner checkpoint, or a model name that is then trained first with the same settings.
-    The un-reranked metrics stay under `base_valid_result` / `base_test_result`.
-    """
-    kind, source = rerank_source(str(config["rerank_with"]))
-    if kind == "model":
-        overrides = {key: value for key, value in (config_dict or {}).items() if key != "rerank_with"}
-        source = run(source, config["dataset"], config_file_list, overrides, evaluate_test=False)["checkpoint"]
-    reranker = load_reranker(source, config, train_dataset, mismatches)
+def reranked_result(trained: TrainedRun, reranker, source: str) -> dict[str, Any]:
+    """The "+" row's record: the metrics of `trained`'s top-K lists reordered by `reranker` (loaded from the
+    checkpoint `source`). The un-reranked metrics stay under `base_valid_result` / `base_test_result`."""
+    config, result = trained.config, trained.result
     ks = list(config["topk"])
     exclude = bool(config["exclude_session_items"])
-    valid = evaluate_reranked(model, reranker, valid_data, ks, config["device"], exclude)
-    result.update({
+    valid = evaluate_reranked(trained.model, reranker, trained.valid_data, ks, config["device"], exclude)
+    reranked = {
+        **result,
         "model": plus_name(config["model"], type(reranker).__name__),
         "reranker": str(source),
         "base_valid_result": result["best_valid_result"],
         "base_test_result": result["test_result"],
         "best_valid_result": {**list_metrics(result["best_valid_result"]), **valid.metrics},
-    })
+    }
     if result["test_result"] is not None:
-        test = evaluate_reranked(model, reranker, test_data, ks, config["device"], exclude)
-        result["test_result"] = {**list_metrics(result["test_result"]), **test.metrics}
-        result["test_ranks"] = stored_ranks_at_k(test.ranks, eval_targets_hash(test_data))
+        test = evaluate_reranked(trained.model, reranker, trained.test_data, ks, config["device"], exclude)
+        reranked["test_result"] = {**list_metrics(result["test_result"]), **test.metrics}
+        reranked["test_ranks"] = stored_ranks_at_k(test.ranks, eval_targets_hash(trained.test_data))
+    return reranked
 
 
 def check_hybrid_settings(config: SemSRConfig) -> None:
@@ -197,19 +231,20 @@ def check_hybrid_settings(config: SemSRConfig) -> None:
         raise FileNotFoundError(f"hybrid_with={config['hybrid_with']}: no such checkpoint file")
 
 
-def add_hybrid_results(result: dict[str, Any], model, config: SemSRConfig, train_dataset, valid_data, test_data,
-                       mismatches: list[str]) -> None:
-    """Turn `result` into the hybrid `X~R`'s: the weight with the best validation `hybrid_metric`, then test at
-    that weight only (`recbole_semsr.hybrid`). The model's own metrics stay under `base_valid_result` /
-    `base_test_result`; every weight's validation metrics under `hybrid_valid_by_weight`."""
-    other = load_reranker(config["hybrid_with"], config, train_dataset, mismatches)
+def hybrid_result(trained: TrainedRun, other) -> dict[str, Any]:
+    """The hybrid `X~R`'s record (`other` the model of `hybrid_with`): the weight with the best validation
+    `hybrid_metric`, then test at that weight only (`recbole_semsr.hybrid`). The model's own metrics stay under
+    `base_valid_result` / `base_test_result`; every weight's validation metrics under `hybrid_valid_by_weight`."""
+    config, result = trained.config, trained.result
     ks, exclude = list(config["topk"]), bool(config["exclude_session_items"])
     weights = [float(weight) for weight in config["hybrid_weights"]]
     metric = str(config["hybrid_metric"] or config["valid_metric"])
-    popularity = training_popularity(train_dataset)
-    valid = evaluate_hybrid(model, other, valid_data, ks, weights, config["device"], exclude, popularity)
+    popularity = training_popularity(trained.train_dataset)
+    valid = evaluate_hybrid(trained.model, other, trained.valid_data, ks, weights, config["device"], exclude,
+                            popularity)
     weight = choose_weight(valid, metric)
-    result.update({
+    hybrid = {
+        **result,
         "model": hybrid_name(config["model"], type(other).__name__),
         "hybrid_with": str(config["hybrid_with"]),
         "hybrid_weight": weight,
@@ -218,11 +253,13 @@ def add_hybrid_results(result: dict[str, Any], model, config: SemSRConfig, train
         "base_valid_result": result["best_valid_result"],
         "base_test_result": result["test_result"],
         "best_valid_result": valid[weight].metrics,
-    })
+    }
     if result["test_result"] is not None:
-        test = evaluate_hybrid(model, other, test_data, ks, [weight], config["device"], exclude, popularity)[weight]
-        result["test_result"] = test.metrics
-        result["test_ranks"] = stored_full_ranks(test.ranks, eval_targets_hash(test_data))
+        test = evaluate_hybrid(trained.model, other, trained.test_data, ks, [weight], config["device"], exclude,
+                               popularity)[weight]
+        hybrid["test_result"] = test.metrics
+        hybrid["test_ranks"] = stored_full_ranks(test.ranks, eval_targets_hash(trained.test_data))
+    return hybrid
 
 
 LIST_METRICS = ("coverage@", "averagepopularity@")

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -147,6 +149,25 @@ def test_plus_variant_keeps_recall_and_moves_mrr(tiny_run_config):
     for k in (20, 100):
         assert result["test_result"][f"recall@{k}"] == pytest.approx(result["base_test_result"][f"recall@{k}"])
     assert result["test_result"]["mrr@100"] != result["base_test_result"]["mrr@100"]
+
+
+def test_plus_row_trains_a_named_reranker_first_and_returns_a_new_record(tiny_run_config, monkeypatch):
+    import recbole_semsr.quick_start as quick_start
+
+    trained_models = []
+    train_and_evaluate = quick_start.train_and_evaluate
+
+    def recording(config, evaluate_test=True):
+        trained_models.append((config["model"], evaluate_test))
+        return train_and_evaluate(config, evaluate_test)
+
+    monkeypatch.setattr(quick_start, "train_and_evaluate", recording)
+    monkeypatch.setattr(quick_start, "run", lambda *a, **k: pytest.fail("run called itself"))
+    result = run("NISER", "ml-100k", config_dict={**tiny_run_config, "rerank_with": "POP"})
+    assert trained_models == [("POP", False), ("NISER", True)]
+    assert result["model"] == "NISER+POP"
+    assert result["reranker"].endswith(".pth") and Path(result["reranker"]).is_file()
+    assert set(result["base_test_result"]) >= {"recall@20", "mrr@20"}
 
 
 def test_fused_model_takes_s_m_from_the_base_models_session_vector(build_model, llm_table):
