@@ -319,7 +319,7 @@ def data_folder(checkpoint: Path, state: dict[str, Any], data_path: str | Path |
     with one line naming the missing files."""
     saved = state["config"]
     record = state.get(PROVENANCE_KEY) or {}
-    folder = Path(data_path) / saved["dataset"] if data_path is not None else Path(saved["data_path"])
+    folder = Path(data_path) / saved["dataset"] if data_path is not None else dataset_dir(saved)
     names = sorted(record.get("files") or {})
     if not names:
         raise RecommendError(f"{checkpoint}: the checkpoint records no data files (saved before data fingerprints "
