@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from dataset_converters import protocol as session_protocol
-from dataset_converters.command_line import run_cli_conversion
+from dataset_converters.command_line import converter_parser, run_cli_conversion
 from dataset_converters.download import BEAUTY_PAGE, BEAUTY_URLS
 from dataset_converters.event_times import (
     DEFAULT_TIME_RANGE,
@@ -264,15 +264,13 @@ def convert_beauty(reviews: Path, meta: Path, output_dir: Path, protocol: Beauty
             "input": {"review lines parsed": len(raw_events), "meta records used": len(used)},
             "problems": problems.as_dict(),
         }
-        stats["seconds"] = round(time.perf_counter() - started, 2)
-        write_stats(staging / f"{name}.stats.json", stats)
+        stats = write_stats(staging, name, stats, started)
     return stats
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags (paper defaults)."""
-    parser = argparse.ArgumentParser(prog="python -m dataset_converters.beauty", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = converter_parser("dataset_converters.beauty", __doc__)
     parser.add_argument("--reviews", type=Path, help="reviews_Beauty*.json(.gz) (JSON lines) or ratings_Beauty.csv")
     parser.add_argument("--meta", type=Path, help="meta_Beauty.json(.gz) (one Python-literal dict per line)")
     parser.add_argument("--output_dir", type=Path, required=True, help="folder to write (RecBole: data_path/<name>)")

@@ -1,6 +1,7 @@
 """Running a conversion from a converter's command line: stats or a one-line error, Ctrl-C and SIGTERM alike."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import signal
 import sys
@@ -9,6 +10,13 @@ from typing import Callable, Iterator
 
 from dataset_converters.problems import ConversionError
 from dataset_converters.stats import format_stats
+
+
+def converter_parser(module: str, description: str | None) -> argparse.ArgumentParser:
+    """The parser of `python -m <module>`; its description (the module's docstring) is shown as written."""
+    return argparse.ArgumentParser(prog=f"python -m {module}", description=description,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:

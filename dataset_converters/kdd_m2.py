@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-from dataset_converters.command_line import run_cli_conversion
+from dataset_converters.command_line import converter_parser, run_cli_conversion
 from dataset_converters.download import M2_PAGE, M2_TARGETS
 from dataset_converters.problems import ConversionError, ProblemLog
 from dataset_converters.readers import check_encoding, iter_csv_records, read_csv_header
@@ -303,8 +303,7 @@ def convert_kdd_m2(sessions: Path, products: Path, output_dir: Path, options: M2
             },
             "problems": problems.as_dict(),
         }
-        stats["seconds"] = round(time.perf_counter() - started, 2)
-        write_stats(staging / f"{name}.stats.json", stats)
+        stats = write_stats(staging, name, stats, started)
     return stats
 
 
@@ -314,8 +313,7 @@ def _str(path: Path | None) -> str | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags (paper defaults)."""
-    parser = argparse.ArgumentParser(prog="python -m dataset_converters.kdd_m2", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = converter_parser("dataset_converters.kdd_m2", __doc__)
     parser.add_argument("--sessions", type=Path, help="sessions_train.csv (prev_items,next_item,locale)")
     parser.add_argument("--products", type=Path,
                         help="products_train.csv (" + ",".join(PRODUCT_HEADER) + ")")

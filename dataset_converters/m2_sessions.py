@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from dataset_converters import protocol as session_protocol
-from dataset_converters.command_line import run_cli_conversion
+from dataset_converters.command_line import converter_parser, run_cli_conversion
 from dataset_converters.download import M2_PAGE
 from dataset_converters.kdd_m2 import parse_prev_items, read_targets
 from dataset_converters.problems import ConversionError, ProblemLog
@@ -142,15 +142,13 @@ def convert_m2_sessions(sessions: Path, output_dir: Path, targets: Path | None =
             "problems": problems.as_dict(),
         }
         stats["order"].update(tie_order=NO_TIMES, tie_seed=None)
-        stats["seconds"] = round(time.perf_counter() - started, 2)
-        write_stats(staging / f"{name}.stats.json", stats)
+        stats = write_stats(staging, name, stats, started)
     return stats
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags."""
-    parser = argparse.ArgumentParser(prog="python -m dataset_converters.m2_sessions", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = converter_parser("dataset_converters.m2_sessions", __doc__)
     parser.add_argument("--sessions", type=Path, required=True,
                         help="sessions with prev_items and locale: .parquet or the official CSV layout")
     parser.add_argument("--targets", type=Path,

@@ -9,7 +9,6 @@ prefix predicts its next item. Ratings whose time lies outside `time_range` (uni
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 import recbole
 
+from dataset_converters.command_line import converter_parser
 from dataset_converters.event_times import (
     DEFAULT_TIME_RANGE,
     TIME_OUT_OF_RANGE,
@@ -80,9 +80,8 @@ def convert(output_dir: Path, session_gap: int = 3600, max_len: int = 50, seed: 
             **written.stats,
             "removed": sessions.removed,
             "problems": problems.as_dict(),
-            "seconds": round(time.perf_counter() - started, 2),
         }
-        write_stats(staging / "ml-100k.stats.json", stats)
+        stats = write_stats(staging, "ml-100k", stats, started)
     return stats
 
 
@@ -95,7 +94,7 @@ def write_item_file(source: Path, target: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = converter_parser("dataset_converters.ml100k", __doc__)
     parser.add_argument("--output_dir", type=Path, default=Path("dataset/ml-100k"))
     parser.add_argument("--session_gap", type=int, default=3600, help="seconds of inactivity that start a new session")
     parser.add_argument("--max_len", type=int, default=50, help="most recent items kept per session")

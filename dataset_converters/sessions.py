@@ -30,7 +30,7 @@ from typing import Iterator, Sequence
 import yaml
 
 from dataset_converters import protocol as session_protocol
-from dataset_converters.command_line import run_cli_conversion
+from dataset_converters.command_line import converter_parser, run_cli_conversion
 from dataset_converters.event_times import DEFAULT_TIME_RANGE, add_time_range_argument, check_time_format, parse_time
 from dataset_converters.problems import ConversionError, ProblemLog
 from dataset_converters.protocol import Event, SessionProtocol
@@ -271,8 +271,7 @@ def convert_sessions(interactions: Path, output_dir: Path, columns: Columns,
             stats["items_without_text"] = write_item_text(staging, name, used, item_rows, columns)
             stats["item_table_note"] = item_table_note(used, item_rows, stats["items_without_text"])
         stats["problems"] = problems.as_dict()
-        stats["seconds"] = round(time.perf_counter() - started, 2)
-        write_stats(staging / f"{name}.stats.json", stats)
+        stats = write_stats(staging, name, stats, started)
     return stats
 
 
@@ -316,8 +315,7 @@ def _first_column(path: Path, candidates: Sequence[str]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags."""
-    parser = argparse.ArgumentParser(prog="python -m dataset_converters.sessions", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = converter_parser("dataset_converters.sessions", __doc__)
     parser.add_argument("--interactions", type=Path, required=True,
                         help="one row per interaction: .csv, .tsv, .parquet or .jsonl (optionally .gz)")
     parser.add_argument("--session_col", required=True, help="column of the session (or user) id")

@@ -1,6 +1,7 @@
 """The stats of a conversion: the paper's Table 1 row, the `<name>.stats.json` file, and its printed form."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -25,9 +26,12 @@ def table1_stats(train: InterFileWriter, valid: InterFileWriter, test: InterFile
     }
 
 
-def write_stats(path: Path, stats: dict) -> None:
-    """Write the stats JSON (sorted keys, indented)."""
-    write_json(path, stats, sort_keys=True)
+def write_stats(folder: Path, name: str, stats: dict, started: float) -> dict:
+    """`stats` with the conversion's `seconds` since `started` (a `time.perf_counter()` reading), written as
+    `<folder>/<name>.stats.json` (sorted keys, indented)."""
+    timed = {**stats, "seconds": round(time.perf_counter() - started, 2)}
+    write_json(folder / f"{name}.stats.json", timed, sort_keys=True)
+    return timed
 
 
 def format_stats(stats: dict) -> str:
