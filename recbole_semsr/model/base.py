@@ -101,3 +101,16 @@ def remember_training_batch(model: nn.Module) -> None:
     for module in model.modules():
         if isinstance(module, SessionModel):
             module.remember_training_batch()
+
+
+class CosineGraphModel(SessionModel):
+    """A `SessionModel` over each session's item graph scored by scaled cosine (NISER, MSGAT): `step` gated-graph
+    steps, and `logit_scale` read from the model's own setting named by `scale_setting`."""
+
+    cosine_scores = True
+    scale_setting = "sigma"
+
+    def __init__(self, config, dataset) -> None:
+        super().__init__(config, dataset)
+        self.step = config["step"]
+        self.logit_scale = float(config[self.scale_setting])

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recbole_semsr.data.session_graph import PackedSessionGraph, build_packed_graph, position_mask, trim_padding
-from recbole_semsr.model.base import SessionModel
+from recbole_semsr.model.base import CosineGraphModel
 from recbole_semsr.model.entmax import entmax_alpha
 from recbole_semsr.model.layers import GatedGraphCell, gather_last, uniform_init, unit_rows
 
@@ -254,16 +254,14 @@ class TrainingSessionMemory(nn.Module):
         self.filled.fill_(min(int(self.filled) + keep, self.size))
 
 
-class MSGAT(SessionModel):
+class MSGAT(CosineGraphModel):
     """MSGAT as a RecBole sequential model; see the module docstring and docs/msgat.md."""
 
-    cosine_scores = True
+    scale_setting = "scale"
 
     def __init__(self, config, dataset) -> None:
         super().__init__(config, dataset)
         dim = config["embedding_size"]
-        self.step = config["step"]
-        self.logit_scale = float(config["scale"])
         self.max_norm = float(config["embedding_max_norm"])
         self.n_neighbours = config["n_neighbours"]
         self.length_buckets = config["length_buckets"]

@@ -5,11 +5,11 @@ import torch
 from torch import nn
 
 from recbole_semsr.data.session_graph import build_packed_graph, position_mask, trim_padding
-from recbole_semsr.model.base import SessionModel
+from recbole_semsr.model.base import CosineGraphModel
 from recbole_semsr.model.layers import GatedGraphCell, SoftAttentionReadout, gather_last, uniform_init, unit_rows
 
 
-class NISER(SessionModel):
+class NISER(CosineGraphModel):
     """NISER+: item embeddings with item dropout, then L2-normalised, through a gated GNN; learned position
     embeddings, soft-attention readout (W3 with bias), L2-normalised session vector; logits = sigma * cos(s, item).
 
@@ -17,13 +17,11 @@ class NISER(SessionModel):
     training too, and the readout's output projection has a bias.
     """
 
-    cosine_scores = True
+    scale_setting = "sigma"
 
     def __init__(self, config, dataset) -> None:
         super().__init__(config, dataset)
         dim = config["embedding_size"]
-        self.step = config["step"]
-        self.logit_scale = float(config["sigma"])
         self.item_embedding = nn.Embedding(self.n_items, dim, padding_idx=0)
         self.position_embedding = nn.Embedding(self.max_seq_length, dim)
         self.item_dropout = nn.Dropout(config["item_dropout"])

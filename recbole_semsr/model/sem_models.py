@@ -11,18 +11,18 @@ from recbole_semsr.model.semsr import fused, semantic_init
 PAPER_BASES = (NISER, MSGAT)
 RECBOLE_BASES = (GRU4Rec, NARM, SASRec, SRGNN)
 
-SemNISER_I = semantic_init(NISER)
-SemNISER_F = fused(NISER)
-SemMSGAT_I = semantic_init(MSGAT)
-SemMSGAT_F = fused(MSGAT)
-SemGRU4Rec_I = semantic_init(GRU4Rec)
-SemGRU4Rec_F = fused(GRU4Rec)
-SemNARM_I = semantic_init(NARM)
-SemNARM_F = fused(NARM)
-SemSASRec_I = semantic_init(SASRec)
-SemSASRec_F = fused(SASRec)
-SemSRGNN_I = semantic_init(SRGNN)
-SemSRGNN_F = fused(SRGNN)
+
+def sem_variants(base: type) -> tuple[type, type]:
+    """`Sem<Base>_I` and `Sem<Base>_F`: SemSR-I and SemSR-F around `base`."""
+    return semantic_init(base), fused(base)
+
+
+SemNISER_I, SemNISER_F = sem_variants(NISER)
+SemMSGAT_I, SemMSGAT_F = sem_variants(MSGAT)
+SemGRU4Rec_I, SemGRU4Rec_F = sem_variants(GRU4Rec)
+SemNARM_I, SemNARM_F = sem_variants(NARM)
+SemSASRec_I, SemSASRec_F = sem_variants(SASRec)
+SemSRGNN_I, SemSRGNN_F = sem_variants(SRGNN)
 
 SEM_MODELS: tuple[type, ...] = (
     SemNISER_I, SemNISER_F, SemMSGAT_I, SemMSGAT_F, SemGRU4Rec_I, SemGRU4Rec_F,
