@@ -15,7 +15,6 @@ compared (largest difference of the output and of the input gradient, float32), 
 """
 from __future__ import annotations
 
-import argparse
 import platform
 import time
 from statistics import median
@@ -29,7 +28,7 @@ from recbole_semsr.data.session_graph import PackedSessionGraph, build_packed_gr
 from recbole_semsr.model.layers import GatedGraphCell
 from recbole_semsr.quick_start import prepare_dataset
 
-from step_time import first_batches
+from step_time import first_batches, step_timing_parser
 
 FEATURE = "bench/graph_layers.py (its torch-geometric rows)"
 torch_geometric = require_extra("torch_geometric", "graph", FEATURE)
@@ -104,11 +103,9 @@ def milliseconds_per_batch(function, graphs: list, states: list[torch.Tensor]) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = step_timing_parser(__doc__)
     parser.add_argument("--data_path", default="dataset/")
-    parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

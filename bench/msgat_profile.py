@@ -10,7 +10,6 @@ each evaluation. Any other `--key=value` is a config override (e.g. `--length_bu
 """
 from __future__ import annotations
 
-import argparse
 import platform
 import time
 from collections import defaultdict
@@ -25,6 +24,8 @@ from recbole_semsr.cli import parse_overrides
 from recbole_semsr.config import SemSRConfig
 from recbole_semsr.model.base import remember_training_batch
 from recbole_semsr.quick_start import prepare_dataset
+
+from step_time import step_timing_parser
 
 # (name, object, attribute, depth): the timed parts, in the order they are printed
 PARTS = [
@@ -77,11 +78,9 @@ def resolve(owner, model):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = step_timing_parser(__doc__)
     parser.add_argument("--dataset", default="beauty")
-    parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
     args, extra = parser.parse_known_args(argv)
     torch.set_num_threads(args.threads)
     config = SemSRConfig("MSGAT", args.dataset, None, {"train_batch_size": 100, "show_progress": False,

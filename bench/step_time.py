@@ -77,14 +77,20 @@ def first_batches(train_data, count: int) -> list:
     return batches
 
 
+def step_timing_parser(description: str | None) -> argparse.ArgumentParser:
+    """The flags of every script that times training steps: `--steps` (batches timed) and `--threads` (torch's)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=40, help="batches timed (%(default)s)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (%(default)s)")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = step_timing_parser(__doc__)
     parser.add_argument("--dataset", default="beauty")
     parser.add_argument("--rows", nargs="+", default=["NISER", "SemNISER_F"])
-    parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch_size", type=int, default=100)
     parser.add_argument("--flops", action="store_true",
                         help="also count each row's matrix-product FLOPs per step (one extra untimed pass)")
