@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from logging import getLogger
 from pathlib import Path
 from statistics import mean
@@ -45,8 +45,6 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
     checkpoint kept.
     """
     config = checked_config(model, dataset, config_file_list, config_dict)
-    if config["rerank_with"]:
-        rerank_source(str(config["rerank_with"]))
     if config["hybrid_with"]:
         check_hybrid_settings(config)
     reranker_checkpoint = (reranker_checkpoint_for(config, config_file_list, config_dict)
@@ -70,7 +68,8 @@ def run(model: str, dataset: str, config_file_list: list[str] | None = None, con
 def reranker_checkpoint_for(config: SemSRConfig, config_file_list: list[str] | None,
                             config_dict: dict | None) -> str:
     """The checkpoint of the "+" row's reranker: `rerank_with` itself when it is a file, else the checkpoint of the
-    model it names, trained (validation only) with this run's settings, `rerank_with` left out."""
+    model it names, trained (validation only) with this run's settings, `rerank_with` left out. A path that does not
+    exist, or a name that is no model, is refused before any training."""
     kind, source = rerank_source(str(config["rerank_with"]))
     if kind == "checkpoint":
         return str(source)
@@ -90,7 +89,7 @@ class TrainedRun:
     train_dataset: Any
     valid_data: Any
     test_data: Any
-    mismatches: list[str] = field(default_factory=list)
+    mismatches: list[str]
 
 
 def train_and_evaluate(config: SemSRConfig, evaluate_test: bool = True) -> TrainedRun:
