@@ -9,6 +9,7 @@ from dataset_converters.problems import ProblemLog
 from dataset_converters.writers import InterFileWriter
 from recbole_semsr.io import write_json
 
+
 def table1_stats(train: InterFileWriter, valid: InterFileWriter, test: InterFileWriter, n_items: int,
                  session_lengths: Iterable[int]) -> dict:
     """Table 1 of the paper: sample counts per split, #items and the mean length of the (un-expanded) sessions."""

@@ -13,6 +13,7 @@ from dataset_converters.problems import ConversionError
 from dataset_converters.tokens import clean_text
 from recbole_semsr.io import INTER_HEADER
 
+
 def check_output_dir(output_dir: Path, overwrite: bool) -> None:
     """Fail early when ``output_dir`` exists and ``overwrite`` is off."""
     if output_dir.exists() and not overwrite:
