@@ -17,6 +17,8 @@ from recbole_semsr.benchmark.breakdown import BucketTable, breakdown_csv, breakd
 from recbole_semsr.benchmark.breakdown import markdown_bucket_table
 from recbole_semsr.benchmark.significance import BETTER, REFERENCE, WORSE, ComparisonSettings, Significance
 from recbole_semsr.benchmark.significance import compare_rows
+from recbole_semsr.benchmark.tradeoff import TradeoffCurve, markdown_tradeoff_table, tradeoff_csv, tradeoff_curves
+from recbole_semsr.benchmark.tradeoff import tradeoff_figure
 
 TABLE_METRICS = (("recall@20", "R@20"), ("mrr@20", "MRR@20"), ("recall@100", "R@100"), ("mrr@100", "MRR@100"))
 MORE_METRICS = (("ndcg@20", "NDCG@20"), ("ndcg@100", "NDCG@100"), ("hit@20", "HitRate@20"), ("hit@100", "HitRate@100"),
@@ -236,13 +238,26 @@ def write_report(records: list[dict[str, Any]], output_dir: str | Path, models: 
                 breakdown_figure(found).savefig(breakdown_plots[-1], dpi=120)
         tables.append(output_dir / "breakdown.csv")
         tables[-1].write_text(breakdown_csv(breakdowns), encoding="utf-8")
+    curves = tradeoff_curves(groups, order)
+    tradeoff_plots = _tradeoff_plots(curves, output_dir)
+    if curves:
+        tables.append(output_dir / "tradeoff.csv")
+        tables[-1].write_text(tradeoff_csv(curves), encoding="utf-8")
     markdown = output_dir / "report.md"
     document = _markdown_document(summaries, order, header, plots, notes, significance,
-                                  (breakdowns, breakdown_plots))
+                                  (breakdowns, breakdown_plots), (curves, tradeoff_plots))
     markdown.write_text(document, encoding="utf-8")
     csv_path = output_dir / "report.csv"
     csv_path.write_text(csv_table(summaries, order, TABLE_METRICS + MORE_METRICS), encoding="utf-8")
-    return ReportFiles(markdown, csv_path, plots + breakdown_plots, notes, tables)
+    return ReportFiles(markdown, csv_path, plots + breakdown_plots + tradeoff_plots, notes, tables)
+
+
+def _tradeoff_plots(curves: list[TradeoffCurve], output_dir: Path) -> list[Path]:
+    plots = []
+    for dataset in dict.fromkeys(curve.dataset for curve in curves):
+        plots.append(output_dir / f"tradeoff_{dataset}.png")
+        tradeoff_figure(curves, dataset).savefig(plots[-1], dpi=120, bbox_inches="tight")
+    return plots
 
 
 def _recall_plots(summaries: dict[str, dict[str, Summary]], models: list[str], output_dir: Path,
@@ -260,7 +275,8 @@ def _recall_plots(summaries: dict[str, dict[str, Summary]], models: list[str], o
 
 def _markdown_document(summaries: dict[str, dict[str, Summary]], models: list[str], header: str,
                        plots: list[Path], notes: list[str], significance: Significance | None,
-                       breakdowns: tuple[list[BucketTable], list[Path]]) -> str:
+                       breakdowns: tuple[list[BucketTable], list[Path]],
+                       tradeoff: tuple[list[TradeoffCurve], list[Path]]) -> str:
     runs = "; ".join(f"{dataset}: " + ", ".join(f"{model} {s.runs}" for model, s in by_model.items())
                      for dataset, by_model in summaries.items())
     parts = [
@@ -273,6 +289,7 @@ def _markdown_document(summaries: dict[str, dict[str, Summary]], models: list[st
         "".join(f"\n![Recall@K]({plot.name})\n" for plot in plots),
         _more_metrics_section(summaries, models, significance),
         _breakdown_section(*breakdowns),
+        _tradeoff_section(*tradeoff),
         "".join(f"\n- {note}" for note in notes) + ("\n" if notes else ""),
     ]
     return "".join(parts)
@@ -306,6 +323,16 @@ def _more_metrics_section(summaries: dict[str, dict[str, Summary]], models: list
             "of items in at least one top-K list; AvgPop@K, the mean training popularity (training samples whose "
             "target it is) of the items recommended, as is (not percent).\n\n"
             + markdown_table(summaries, models, MORE_METRICS, significance, seconds=False))
+
+
+def _tradeoff_section(curves: list[TradeoffCurve], plots: list[Path]) -> str:
+    if not curves:
+        return ""
+    return ("\n## Validation trade-off: Recall@100 against MRR@20\n\n"
+            "Per row the validation point its runs selected (the best epoch under `valid_metric`, the hybrid's "
+            "chosen weight) and the point with the best validation MRR@20 (mean over seeds; every point in "
+            "`tradeoff.csv`).\n\n" + markdown_tradeoff_table(curves)
+            + "".join(f"\n![trade-off]({plot.name})\n" for plot in plots))
 
 
 def _breakdown_section(breakdowns: list[BucketTable], plots: list[Path]) -> str:
